@@ -1,0 +1,50 @@
+"""Atomic file writes for checkpoints and results.
+
+A training run can be interrupted at any moment (Ctrl-C, a killed job, a full disk). Writing a
+checkpoint straight to its final name can then leave a truncated ``agent.th`` that a later
+``checkpoint_path`` resume would fail to load. Both helpers here write to a temporary file in the
+same directory first and then rename it over the destination with :func:`os.replace`, which is
+atomic on POSIX and Windows: readers see either the old file or the complete new one.
+
+PyMARL defect fixed: PyMARL calls ``th.save(..., "{}/agent.th".format(path))`` directly, so an
+interrupted save leaves a corrupt checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+
+def _atomic_write(path: str | os.PathLike, mode: str, write: Callable[[IO], None], **open_kwargs) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj, path)``, but atomically (parent directories are created)."""
+    _atomic_write(path, "wb", lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (parent directories are created)."""
+    _atomic_write(path, "w", lambda handle: handle.write(text), encoding=encoding)
