@@ -1,0 +1,7 @@
+"""Multi-agent controllers, by the name used in the config's ``mac`` key."""
+
+from pymarl_explained.controllers.basic_controller import BasicMAC
+
+REGISTRY = {"basic_mac": BasicMAC}
+
+__all__ = ["REGISTRY", "BasicMAC"]

@@ -1,0 +1,53 @@
+"""The recurrent agent network shared by all agents: fc1 -> ReLU -> GRUCell -> fc2."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class RNNAgent(nn.Module):
+    """Maps one agent's input (observation, last action, agent id) and its GRU hidden state to
+    one output per action (Q-values for QMIX/VDN/IQL, policy logits for COMA).
+
+    ``forward`` takes one time step, as PyMARL's controller calls it while acting.
+    ``forward_sequence`` runs a whole sequence with the same weights and the same maths, but does
+    fc1 and fc2 as one matmul each over all steps, leaving only the GRUCell in the Python loop:
+    the learner's fast path (``args.learner_fast_unroll``).
+    """
+
+    def __init__(self, input_shape: int, args):
+        super().__init__()
+        self.args = args
+        self.fc1 = nn.Linear(input_shape, args.rnn_hidden_dim)
+        self.rnn = nn.GRUCell(args.rnn_hidden_dim, args.rnn_hidden_dim)
+        self.fc2 = nn.Linear(args.rnn_hidden_dim, args.n_actions)
+
+    def init_hidden(self) -> torch.Tensor:
+        """A zero hidden state of shape (1, rnn_hidden_dim) on the model's device."""
+        return self.fc1.weight.new_zeros(1, self.args.rnn_hidden_dim)
+
+    def forward(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (N, input_shape), hidden_state (N, H) or reshapeable to it -> q (N, n_actions), h (N, H)."""
+        x = F.relu(self.fc1(inputs))
+        h_in = hidden_state.reshape(-1, self.args.rnn_hidden_dim)
+        h = self.rnn(x, h_in)
+        q = self.fc2(h)
+        return q, h
+
+    def forward_sequence(
+        self, inputs: torch.Tensor, hidden_state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (T, N, input_shape), hidden_state (N, H) -> q (T, N, n_actions), last h (N, H).
+
+        Equal to calling ``forward`` for t = 0..T-1 and stacking the outputs.
+        """
+        x = F.relu(self.fc1(inputs))  # all T steps in one matmul
+        h = hidden_state.reshape(-1, self.args.rnn_hidden_dim)
+        hs = []
+        for t in range(x.shape[0]):
+            h = self.rnn(x[t], h)
+            hs.append(h)
+        q = self.fc2(torch.stack(hs, dim=0))  # all T steps in one matmul
+        return q, h
