@@ -1,0 +1,263 @@
+"""The command line and the notebook API: a merged config handed to a sacred Experiment.
+
+PyMARL's command line, verbatim::
+
+    python -m pymarl_explained --config=qmix --env-config=sc2 with env_args.map_name=MarineMicro_MvsM_4 t_max=2050000
+
+1. ``_get_config(params, "--env-config", "envs")`` and ``_get_config(params, "--config", "algs")``
+   pull the two file names out of ``argv`` and load ``config/envs/sc2.yaml`` and
+   ``config/algs/qmix.yaml``.
+2. ``_get_other_config(params)`` (the OMG fork's addition) turns the remaining ``--key=value``
+   arguments into config entries (``--seed=123`` -> ``{"seed": 123}``, ``--debug`` -> ``True``).
+3. default.yaml, the env file, the algorithm file and those extras are merged, in that order, by
+   a recursive dict update; then sacred's ``with key=value`` overrides are applied on top. Every
+   override is checked first: an unknown key or a wrong type stops here, with a clear message.
+4. A sacred ``Experiment`` gets the merged dict as its config and a ``FileStorageObserver`` under
+   ``results/sacred``; ``ex.run_commandline(params)`` starts the run, and sacred calls
+   ``my_main``, which seeds python, numpy, torch and the env and calls :func:`run.run`.
+
+Notebooks use :func:`load_config` and :func:`train`, which take the same path without argv.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+from sacred import SETTINGS, Experiment  # noqa: E402
+from sacred.observers import FileStorageObserver  # noqa: E402
+from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E402
+
+from pymarl_explained.errors import PymarlError  # noqa: E402
+from pymarl_explained.run import run  # noqa: E402
+from pymarl_explained.utils.config_utils import (  # noqa: E402
+    apply_overrides,
+    check_override,
+    config_copy,
+    load_yaml_config,
+    parse_value,
+    recursive_dict_update,
+)
+from pymarl_explained.utils.logging import get_logger, read_metrics  # noqa: E402
+
+# PyMARL captures the output at the file-descriptor level ("fd"); "sys" also works in Jupyter.
+SETTINGS["CAPTURE_MODE"] = "sys"
+SETTINGS.CONFIG.READ_ONLY_CONFIG = False
+
+
+class RunFailed(SacredError):
+    """A PymarlError raised inside a sacred run: sacred prints the message without a traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(message, print_traceback=False)
+
+
+def my_main(_run, _config, _log) -> dict[str, Any]:
+    """Sacred's main function: seed everything from the config, then :func:`run.run`."""
+    # Setting the random seed throughout the modules
+    config = config_copy(_config)
+    random.seed(config["seed"])
+    np.random.seed(config["seed"] % 2**32)
+    th.manual_seed(config["seed"])
+    config["env_args"]["seed"] = config["seed"]
+
+    # run the framework
+    try:
+        return run(_run, config, _log)
+    except PymarlError as e:
+        raise RunFailed(f"{type(e).__name__}: {e}") from e
+
+
+def build_experiment(config: dict, results_path: str | None = None) -> Experiment:
+    """A sacred Experiment named "pymarl" holding ``config``, observed under ``<results>/sacred``."""
+    ex = Experiment("pymarl", interactive=True, save_git_info=False)
+    ex.logger = get_logger()
+    ex.captured_out_filter = apply_backspaces_and_linefeeds
+    ex.add_config(config)
+    results_path = results_path or config.get("local_results_path", "results")
+    file_obs_path = os.path.join(results_path, "sacred")
+    ex.observers.append(FileStorageObserver(file_obs_path))
+    ex.main(my_main)
+    return ex
+
+
+def _get_config(params: list[str], arg_name: str, subfolder: str) -> dict:
+    """Find ``--config=<name>`` (or ``--env-config``) in ``params``, remove it, load the file."""
+    config_name = None
+    for _i, _v in enumerate(params):
+        if _v.split("=")[0] == arg_name:
+            config_name = _v.split("=", 1)[1]
+            del params[_i]
+            break
+
+    if config_name is None:
+        default = {"--config": "qmix", "--env-config": "sc2"}[arg_name]
+        get_logger().info(f"No {arg_name} given: using {default!r}")
+        config_name = default
+    return load_yaml_config(config_name, subfolder)
+
+
+def _get_other_config(params: list[str]) -> dict[str, Any]:
+    """The OMG fork's extras: every ``--key=value`` / ``--flag`` before ``with`` becomes a config entry.
+
+    ``['main.py', '--seed=123', '--debug']`` -> ``{'seed': 123, 'debug': True}``, and both are
+    removed from ``params``. Sacred's own options (``--name=...``, ``-F DIR``, ``--unobserved``...)
+    are left for sacred.
+    """
+    sacred_options = {"--name", "--comment", "--file_storage", "--unobserved", "--force", "--loglevel",
+                      "--print-config", "--pdb", "--capture", "--id", "--priority", "--enforce_clean",
+                      "--beat-interval", "--queue", "--help", "--mongo_db", "--sql", "--tiny_db", "--s3"}
+    end = params.index("with") if "with" in params else len(params)
+    other: dict[str, Any] = {}
+    keep = []
+    for i, p in enumerate(params):
+        key = p[2:].split("=", 1)[0]
+        if i < end and p.startswith("--") and p.split("=")[0] not in sacred_options and key:
+            other[key.replace("-", "_")] = parse_value(p.split("=", 1)[1]) if "=" in p else True
+        else:
+            keep.append(p)
+    params[:] = keep
+    return other
+
+
+def _with_overrides(params: list[str]) -> dict[str, Any]:
+    """The ``key=value`` tokens after ``with`` (sacred's syntax), as ``{dotted key: value}``."""
+    if "with" not in params:
+        return {}
+    updates = {}
+    for token in params[params.index("with") + 1:]:
+        if "=" in token:
+            key, value = token.split("=", 1)
+            updates[key.strip()] = parse_value(value)
+    return updates
+
+
+def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """argv -> (merged and checked config, the argv left for sacred)."""
+    params = list(argv)
+    config_dict = load_yaml_config("default")
+
+    # Load algorithm and env base configs
+    env_config = _get_config(params, "--env-config", "envs")
+    alg_config = _get_config(params, "--config", "algs")
+    config_dict = recursive_dict_update(config_dict, env_config)
+    config_dict = recursive_dict_update(config_dict, alg_config)
+
+    # --key=value extras (OMG), then sacred's `with key=value`: both checked against the config
+    other = _get_other_config(params)
+    for key, value in other.items():
+        other[key] = check_override(config_dict, key, value)
+    recursive_dict_update(config_dict, other)
+    updates = _with_overrides(params)
+    apply_overrides(config_dict, updates)
+    if updates:  # hand sacred the checked values, so it records them with their right types
+        params = params[: params.index("with") + 1] + [f"{k}={_get(config_dict, k)!r}" for k in updates]
+    return config_dict, params
+
+
+def _get(config: Mapping[str, Any], dotted_key: str) -> Any:
+    for part in dotted_key.split("."):
+        config = config[part]
+    return config
+
+
+def prepare_config(config: dict) -> dict:
+    """Final checks before sacred sees the config: the env map exists, the backend is resolved.
+
+    The resolved backend (``builtin`` or ``starcraft``) and the reason are recorded under
+    ``env_backend`` so the run's saved config says which simulator produced its numbers.
+    """
+    from pymarl_explained.envs import get_map_params, resolve_backend
+
+    config = config_copy(config)
+    if config.get("env") == "sc2":
+        get_map_params(config["env_args"].get("map_name", "3m"))
+        backend, reason = resolve_backend(dict(config["env_args"]))
+        config["env_backend"] = {"name": backend, "reason": reason}
+    return config
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: where the run's files are and what it logged."""
+
+    unique_token: str
+    run_dir: Path
+    models_dir: Path
+    sacred_dir: Path | None
+    t_env: int
+    episodes: int
+    config: dict = field(repr=False)
+    last_stats: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    @property
+    def metrics(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{stat: (t_env array, value array)}`` read from the run's metrics.jsonl."""
+        return read_metrics(self.metrics_path)
+
+
+def train(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> TrainResult:
+    """Train with a config from :func:`load_config` through sacred, exactly like the command line.
+
+    >>> run = train(load_config("qmix", "sc2", {"env_args.map_name": "3m", "t_max": 2000}))  # doctest: +SKIP
+    """
+    config = apply_overrides(config_copy(dict(config)), overrides)
+    config = prepare_config(config)
+    ex = build_experiment(config)
+    try:
+        sacred_run = ex.run()
+    except RunFailed as e:
+        raise e.__cause__ from None
+    return _result(sacred_run)
+
+
+def _result(sacred_run) -> TrainResult:
+    summary = sacred_run.result
+    observer = sacred_run.observers[0] if sacred_run.observers else None
+    sacred_dir = Path(observer.dir) if observer is not None and getattr(observer, "dir", None) else None
+    return TrainResult(
+        unique_token=summary["unique_token"],
+        run_dir=Path(summary["run_dir"]),
+        models_dir=Path(summary["models_dir"]),
+        sacred_dir=sacred_dir,
+        t_env=summary["t_env"],
+        episodes=summary["episodes"],
+        config=dict(sacred_run.config),
+        last_stats=summary["last_stats"],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pymarl_explained`` / ``pymarl-explained``: PyMARL's command line."""
+    params = list(sys.argv if argv is None else ["pymarl_explained", *argv])
+    try:
+        config_dict, params = parse_command_line(params)
+        config_dict = prepare_config(config_dict)
+    except PymarlError as e:
+        print(f"pymarl_explained: error: {e}", file=sys.stderr)
+        return 2
+    if config_dict.get("debug"):
+        get_logger().setLevel("DEBUG")
+
+    # now add all the config to sacred
+    ex = build_experiment(config_dict)
+    ex.run_commandline(params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

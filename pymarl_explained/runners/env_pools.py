@@ -1,0 +1,187 @@
+"""Groups of environments stepped together for the ParallelRunner.
+
+PyMARL's ParallelRunner keeps one subprocess per environment and talks to each over a Pipe.
+That is the only way to run several StarCraft II games at once, and it is kept here
+(:class:`SubprocEnvPool`) with two of its known defects fixed:
+
+- every worker got the same seed, so the "parallel" episodes were copies of each other at the
+  start: worker ``i`` now gets ``seed + i``;
+- a worker that died (the game crashed) left the parent waiting on ``recv()`` forever: the parent
+  now polls and raises a clear error naming the worker and its exit code.
+
+The built-in simulator steps a whole batch of environments in one vectorised call, so for it
+:class:`BatchedEnvPool` calls that batched API in-process, with no per-environment Python work.
+
+Both pools offer the same methods: ``reset()`` and ``step(actions, active)`` return numpy arrays
+over the batch, and the info dicts of the environments whose episode ended in this step.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from typing import Any
+
+import numpy as np
+
+from pymarl_explained.errors import EnvironmentSetupError
+
+Obs = dict[str, np.ndarray]
+
+
+class BatchedEnvPool:
+    """``n_envs`` built-in environments stepped in lockstep by one vectorised call."""
+
+    def __init__(self, env_name: str, env_args: dict, n_envs: int):
+        from pymarl_explained.envs import make_batched_env
+
+        if env_name != "sc2":
+            raise EnvironmentSetupError(f"No batched version of env {env_name!r}.")
+        self.env = make_batched_env(n_envs, **env_args)
+        self.n_envs = n_envs
+
+    def _observe(self) -> Obs:
+        return {
+            "state": self.env.get_state(),
+            "avail_actions": self.env.get_avail_actions(),
+            "obs": self.env.get_obs(),
+        }
+
+    def reset(self) -> Obs:
+        self.env.reset()
+        return self._observe()
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, dict], Obs]:
+        reward, terminated, info = self.env.step(actions, active=active)
+        ended = {int(i): {k: v[i].item() for k, v in info.items()} for i in np.flatnonzero(active & terminated)}
+        return reward, terminated, ended, self._observe()
+
+    def get_env_info(self) -> dict:
+        return self.env.get_env_info()
+
+    def get_stats(self) -> dict:
+        return self.env.get_stats()
+
+    def save_replay(self):
+        return self.env.save_replay()
+
+    def close(self) -> None:
+        self.env.close() if hasattr(self.env, "close") else None
+
+
+def env_worker(remote, env_name: str, env_args: dict) -> None:
+    """Subprocess loop: build one env, then answer the parent's commands until "close"."""
+    from pymarl_explained.envs import REGISTRY as env_REGISTRY
+
+    env = env_REGISTRY[env_name](**env_args)
+    while True:
+        cmd, data = remote.recv()
+        if cmd == "step":
+            reward, terminated, info = env.step(data)
+            remote.send(
+                {
+                    "state": env.get_state(),
+                    "avail_actions": env.get_avail_actions(),
+                    "obs": env.get_obs(),
+                    "reward": reward,
+                    "terminated": terminated,
+                    "info": info,
+                }
+            )
+        elif cmd == "reset":
+            env.reset()
+            remote.send({"state": env.get_state(), "avail_actions": env.get_avail_actions(), "obs": env.get_obs()})
+        elif cmd == "get_env_info":
+            remote.send(env.get_env_info())
+        elif cmd == "get_stats":
+            remote.send(env.get_stats())
+        elif cmd == "save_replay":
+            remote.send(env.save_replay())
+        elif cmd == "close":
+            env.close()
+            remote.close()
+            break
+        else:
+            raise NotImplementedError(cmd)
+
+
+class SubprocEnvPool:
+    """One environment per subprocess (PyMARL's design, needed for StarCraft II)."""
+
+    def __init__(self, env_name: str, env_args: dict, n_envs: int, timeout_s: float = 600.0):
+        ctx = mp.get_context("spawn")
+        self.n_envs = n_envs
+        self.timeout_s = timeout_s
+        self.parent_conns, worker_conns = zip(*[ctx.Pipe() for _ in range(n_envs)], strict=True)
+        base_seed = env_args.get("seed")
+        self.ps = []
+        for i, worker_conn in enumerate(worker_conns):
+            worker_args = dict(env_args)
+            if base_seed is not None:
+                worker_args["seed"] = base_seed + i  # PyMARL gave every worker the same seed
+            p = ctx.Process(target=env_worker, args=(worker_conn, env_name, worker_args), daemon=True)
+            p.start()
+            self.ps.append(p)
+
+    def _recv(self, i: int) -> Any:
+        """Wait for worker ``i``'s answer, raising instead of hanging if it died."""
+        conn, proc = self.parent_conns[i], self.ps[i]
+        waited = 0.0
+        while not conn.poll(1.0):
+            waited += 1.0
+            if not proc.is_alive():
+                raise EnvironmentSetupError(
+                    f"Environment worker {i} (pid {proc.pid}) died with exit code {proc.exitcode}; "
+                    "see its error above. The run stops instead of waiting forever."
+                )
+            if waited >= self.timeout_s:
+                raise EnvironmentSetupError(f"Environment worker {i} did not answer within {self.timeout_s:.0f} s.")
+        try:
+            return conn.recv()
+        except EOFError as exc:
+            raise EnvironmentSetupError(f"Environment worker {i} closed its pipe unexpectedly.") from exc
+
+    def _ask_all(self, cmd: str, data: Any = None) -> list[Any]:
+        for conn in self.parent_conns:
+            conn.send((cmd, data))
+        return [self._recv(i) for i in range(self.n_envs)]
+
+    def reset(self) -> Obs:
+        answers = self._ask_all("reset")
+        return {k: np.stack([np.asarray(a[k]) for a in answers]) for k in ("state", "avail_actions", "obs")}
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, dict], Obs]:
+        idx = np.flatnonzero(active)
+        for i in idx:
+            self.parent_conns[i].send(("step", actions[i]))
+        answers = {i: self._recv(i) for i in idx}
+        reward = np.zeros(self.n_envs, dtype=np.float32)
+        terminated = np.zeros(self.n_envs, dtype=bool)
+        ended: dict[int, dict] = {}
+        first = next(iter(answers.values()))
+        obs = {k: np.zeros((self.n_envs, *np.shape(first[k])), dtype=np.float32) for k in ("state", "obs")}
+        obs["avail_actions"] = np.zeros((self.n_envs, *np.shape(first["avail_actions"])), dtype=np.int64)
+        for i, a in answers.items():
+            reward[i], terminated[i] = a["reward"], a["terminated"]
+            if a["terminated"]:
+                ended[int(i)] = a["info"]
+            for k in obs:
+                obs[k][i] = a[k]
+        return reward, terminated, ended, obs
+
+    def get_env_info(self) -> dict:
+        self.parent_conns[0].send(("get_env_info", None))
+        return self._recv(0)
+
+    def get_stats(self) -> dict:
+        return self._ask_all("get_stats")[0]
+
+    def save_replay(self):
+        self.parent_conns[0].send(("save_replay", None))
+        return self._recv(0)
+
+    def close(self) -> None:
+        for conn, p in zip(self.parent_conns, self.ps, strict=True):
+            if p.is_alive():
+                conn.send(("close", None))
+        for p in self.ps:
+            p.join(timeout=5)
