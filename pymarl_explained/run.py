@@ -78,9 +78,23 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
         summary = run_sequential(args=args, logger=logger)
     finally:
         logger.close()
+    curve = write_curve(run_dir, title=f"{args.name} on {map_name} (seed {args.seed})")
+    if curve is not None:
+        _log.info(f"Training curves: {curve}")
     _log.info("Exiting script")
     # PyMARL ended with os._exit(os.EX_OK) to kill stray threads; that also kills a notebook kernel.
     return summary
+
+
+def write_curve(run_dir: Path, title: str) -> Path | None:
+    """Plot the run's metrics.jsonl into ``<run_dir>/curve.png`` (None if nothing was logged)."""
+    from pymarl_explained.plotting import plot_training_curves, save_figure
+
+    try:
+        fig = plot_training_curves(run_dir / "metrics.jsonl", title=title)
+    except ValueError:
+        return None
+    return save_figure(fig, run_dir / "curve.png")
 
 
 def evaluate_sequential(args, runner) -> None:

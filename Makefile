@@ -1,0 +1,49 @@
+# pymarl_explained: the project's commands. `make train` and `make test` are the README's quickstart.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# QMIX on MarineMicro_MvsM_4 with the built-in simulator: a few minutes on a laptop CPU.
+TRAIN_T_MAX ?= 60000
+NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
+# 05 is run by papermill with tiny parameters inside the test suite, not compared by nbval
+NBVAL_NOTEBOOKS := $(filter-out notebooks/05_%,$(NOTEBOOKS))
+
+.PHONY: install train test lint notebooks lab bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=23"
+	# pinned torch first: an unpinned torch pulls gigabytes of CUDA packages
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+train: install
+	$(PY) -m pymarl_explained --config=qmix --env-config=sc2 with \
+		env_args.map_name=MarineMicro_MvsM_4 env_args.backend=builtin \
+		t_max=$(TRAIN_T_MAX) test_interval=5000 log_interval=10000 runner_log_interval=5000 \
+		learner_log_interval=5000 test_nepisode=32 seed=1
+
+lint: install
+	$(VENV)/bin/ruff check pymarl_explained tests benchmarks
+
+test: install lint
+	$(PY) -m pytest -q tests
+	$(if $(NBVAL_NOTEBOOKS),$(PY) -m pytest -q --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(NBVAL_NOTEBOOKS))
+
+notebooks: install
+	$(PY) -m pymarl_explained.notebook_tools execute $(NOTEBOOKS)
+
+lab: install
+	$(PY) -m ipykernel install --user --name pymarl_explained --display-name "Python (pymarl_explained)"
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: install
+	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf results .pytest_cache

@@ -1,0 +1,74 @@
+"""Plot helpers used by the command line (the curve at the end of ``make train``) and the notebooks.
+
+Every helper returns a matplotlib Figure and leaves showing it to the caller (``plt.show()`` in a
+notebook). :func:`save_figure` writes PNGs reproducibly (no software/date metadata) and atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from pymarl_explained.utils.logging import read_metrics
+
+Series = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+TRAINING_KEYS = (
+    "return_mean",
+    "test_return_mean",
+    "test_battle_won_mean",
+    "ep_length_mean",
+    "loss",
+    "td_error_abs",
+    "q_taken_mean",
+    "epsilon",
+)
+
+
+def _as_series(metrics: Series | str | Path) -> Series:
+    return read_metrics(metrics) if isinstance(metrics, (str, Path)) else metrics
+
+
+def plot_training_curves(metrics: Series | str | Path, keys: Sequence[str] = TRAINING_KEYS,
+                         title: str | None = None, ncols: int = 4) -> Figure:
+    """One small panel per stat against ``t_env`` (keys the run never logged are skipped)."""
+    series = _as_series(metrics)
+    present = [k for k in keys if k in series and len(series[k][0])]
+    if not present:
+        raise ValueError(f"None of {list(keys)} was logged; logged stats: {sorted(series)}")
+    nrows = -(-len(present) // ncols)
+    fig = Figure(figsize=(3.2 * min(ncols, len(present)), 2.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, min(ncols, len(present)), squeeze=False).ravel()
+    for ax, key in zip(axes, present, strict=False):
+        t, v = series[key]
+        ax.plot(t, v, marker="o" if len(t) < 15 else None, ms=3)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("t_env")
+        ax.grid(alpha=0.3)
+        if key.endswith("battle_won_mean"):
+            ax.set_ylim(-0.05, 1.05)
+    for ax in axes[len(present):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Save a PNG without metadata that changes between runs, via a temp file and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
