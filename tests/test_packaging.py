@@ -1,0 +1,61 @@
+"""The install files agree with each other and with the README's commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_pip_list_matches_pyproject():
+    project = _pyproject()["project"]
+    wanted = list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    listed = [p for p in pip_section if not p.startswith(("git+", "-e"))]
+    assert sorted(listed) == sorted(wanted)
+    assert "-e ." in pip_section
+
+
+def test_environment_yml_python_and_real_smac():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert "git+https://github.com/oxwhirl/smac.git" in pip_section
+    # the PyPI name `smac` is SMAC3, a hyperparameter optimiser
+    assert not any(re.fullmatch(r"smac([<>=!~].*)?", p) for p in pip_section)
+
+
+def test_torch_and_setuptools_pins():
+    deps = _pyproject()["project"]["dependencies"]
+    assert "torch==2.13.0" in deps
+    assert "sacred==0.8.7" in deps and "setuptools<82" in deps
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'pip install -q "torch==2.13.0"' in makefile
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+    assert "make test" in readme and "make train" in readme
+
+
+def test_console_script_entry_point():
+    scripts = _pyproject()["project"]["scripts"]
+    assert scripts["pymarl-explained"] == "pymarl_explained.main:main"
+    out = subprocess.run([sys.executable, "-m", "pymarl_explained", "--config=nope"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2
+    assert "Unknown --config 'nope'" in out.stderr and "qmix" in out.stderr
+    assert "Traceback" not in out.stderr
