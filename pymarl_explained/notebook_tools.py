@@ -1,0 +1,60 @@
+"""Re-execute the walkthrough notebooks in place (``make notebooks``).
+
+The notebooks are committed executed, with their outputs and execution counts, because
+``pytest --nbval`` re-runs them in ``make test`` and compares every output with the stored one.
+This command is the one way they are regenerated: each notebook runs top to bottom in a fresh
+kernel started in ``notebooks/`` (as JupyterLab and nbval do), with a fixed hash seed, and the
+volatile metadata (timings, kernel ids) is dropped so the diff shows only real changes.
+
+    python -m pymarl_explained.notebook_tools execute notebooks/0*.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute_notebook(path: Path, timeout: int = 900) -> float:
+    """Run ``path`` in a fresh kernel and save it with its outputs. Returns the seconds taken."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    start = time.time()
+    client.execute()
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+    return time.time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("execute", help="execute notebooks in place")
+    ex.add_argument("notebooks", nargs="+", type=Path)
+    ex.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.pop("MPLBACKEND", None)  # leaks into the kernel; notebooks use %matplotlib inline
+    for nb_path in args.notebooks:
+        seconds = execute_notebook(nb_path, timeout=args.timeout)
+        print(f"executed {nb_path} in {seconds:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
