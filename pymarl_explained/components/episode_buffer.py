@@ -203,11 +203,13 @@ class EpisodeBatch:
         """Convert ``value`` to a tensor of ``dtype`` on this batch's device, efficiently."""
         if isinstance(value, torch.Tensor):
             return value.to(device=self.device, dtype=dtype)
-        array = np.asarray(value)  # one conversion of a list of arrays, not element by element
+        message = f"update: values for {key!r} are ragged or not numeric and cannot form one array: {value!r}"
+        try:
+            array = np.asarray(value)  # one conversion of a list of arrays, not element by element
+        except ValueError as error:
+            raise ValueError(message) from error
         if array.dtype == object:
-            raise ValueError(
-                f"update: values for {key!r} are ragged or not numeric and cannot form one array: {value!r}"
-            )
+            raise ValueError(message)
         if not array.flags.writeable:
             array = array.copy()
         return torch.as_tensor(array).to(device=self.device, dtype=dtype)
