@@ -64,14 +64,13 @@ class RunFailed(SacredError):
 
 def my_main(_run, _config, _log) -> dict[str, Any]:
     """Sacred's main function: seed everything from the config, then :func:`run.run`."""
-    # Setting the random seed throughout the modules
+    # one seed for python, numpy, torch and the env
     config = config_copy(_config)
     random.seed(config["seed"])
     np.random.seed(config["seed"] % 2**32)
     th.manual_seed(config["seed"])
     config["env_args"]["seed"] = config["seed"]
 
-    # run the framework
     try:
         return run(_run, config, _log)
     except PymarlError as e:
@@ -147,7 +146,6 @@ def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
     params = list(argv)
     config_dict = load_yaml_config("default")
 
-    # Load algorithm and env base configs
     env_config = _get_config(params, "--env-config", "envs")
     alg_config = _get_config(params, "--config", "algs")
     config_dict = recursive_dict_update(config_dict, env_config)
@@ -253,7 +251,6 @@ def main(argv: list[str] | None = None) -> int:
     if config_dict.get("debug"):
         get_logger().setLevel("DEBUG")
 
-    # now add all the config to sacred
     ex = build_experiment(config_dict)
     ex.run_commandline(params)
     return 0

@@ -42,13 +42,11 @@ from pymarl_explained.utils.timehelper import time_left, time_str
 
 def run(_run, _config: dict, _log) -> dict[str, Any]:
     """Sacred's entry point (called by ``my_main``): check the config, set up logging, train."""
-    # check args sanity
     _config = args_sanity_check(_config, _log)
 
     args = SN(**_config)
     args.device = "cuda" if args.use_cuda else "cpu"
 
-    # setup loggers
     logger = Logger(_log)
 
     _log.info("Experiment Parameters:")
@@ -68,12 +66,11 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
         tb_exp_direc = os.path.join(args.local_results_path, "tb_logs", args.unique_token)
         logger.setup_tb(tb_exp_direc)
 
-    # sacred is on by default
+    # every stat also goes to sacred's info.json
     if _run is not None:
         logger.setup_sacred(_run)
     logger.setup_metrics_file(run_dir / "metrics.jsonl")
 
-    # Run and train
     try:
         summary = run_sequential(args=args, logger=logger)
     finally:
@@ -122,7 +119,7 @@ def find_checkpoint(checkpoint_path: str, load_step: int) -> tuple[int, str]:
     if not timesteps:
         raise CheckpointError(f"No <t_env> sub-folders with saved models in {checkpoint_path!r}.")
     if load_step == 0:
-        timestep_to_load = max(timesteps)  # choose the max timestep
+        timestep_to_load = max(timesteps)
     else:
         timestep_to_load = min(timesteps, key=lambda x: abs(x - load_step))  # the closest
     return timestep_to_load, os.path.join(checkpoint_path, str(timestep_to_load))
@@ -137,7 +134,7 @@ def lookup(registry: dict, name: str, key: str):
 
 def build_scheme(env_info: dict) -> tuple[dict, dict, dict]:
     """PyMARL's scheme, groups and preprocess for an env's sizes."""
-    # Default/Base scheme
+    # what is stored per step (vshape per agent when grouped)
     scheme = {
         "state": {"vshape": env_info["state_shape"]},
         "obs": {"vshape": env_info["obs_shape"], "group": "agents"},
@@ -153,10 +150,9 @@ def build_scheme(env_info: dict) -> tuple[dict, dict, dict]:
 
 def run_sequential(args, logger) -> dict[str, Any]:
     """Build everything, then alternate collecting episodes and training until ``t_max``."""
-    # Init runner so we can get env info
+    # the runner builds the env, so it is built first: its sizes shape everything else
     runner = lookup(r_REGISTRY, args.runner, "runner")(args=args, logger=logger)
 
-    # Set up schemes and groups here
     env_info = runner.get_env_info()
     args.n_agents = env_info["n_agents"]
     args.n_actions = env_info["n_actions"]
@@ -169,13 +165,10 @@ def run_sequential(args, logger) -> dict[str, Any]:
                           preprocess=preprocess,
                           device="cpu" if args.buffer_cpu_only else args.device)
 
-    # Setup multiagent controller here
     mac = lookup(mac_REGISTRY, args.mac, "mac")(buffer.scheme, groups, args)
 
-    # Give runner the scheme
     runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=mac)
 
-    # Learner
     learner = lookup(le_REGISTRY, args.learner, "learner")(mac, buffer.scheme, logger, args)
 
     if args.use_cuda:
@@ -213,14 +206,14 @@ def run_sequential(args, logger) -> dict[str, Any]:
 
     while runner.t_env <= args.t_max:
         t_before = runner.t_env
-        # Run for a whole episode at a time
+        # one training episode (batch_size_run of them with the parallel runner)
         episode_batch = runner.run(test_mode=False)
         buffer.insert_episode_batch(episode_batch)
 
         if buffer.can_sample(args.batch_size):
             episode_sample = buffer.sample(args.batch_size)
 
-            # Truncate batch to only filled timesteps
+            # drop the steps after the longest sampled episode ended
             max_ep_t = episode_sample.max_t_filled()
             episode_sample = episode_sample[:, :max_ep_t]
 
@@ -229,7 +222,7 @@ def run_sequential(args, logger) -> dict[str, Any]:
 
             learner.train(episode_sample, runner.t_env, episode)
 
-        # Execute test runs once in a while
+        # test phase every test_interval env steps
         n_test_runs = max(1, args.test_nepisode // runner.batch_size)
         if (runner.t_env - last_test_T) / args.test_interval >= 1.0:
             logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
@@ -275,8 +268,6 @@ def save_checkpoint(args, learner, t_env: int, logger) -> str:
     save_path = os.path.join(args.local_results_path, "models", args.unique_token, str(t_env))
     os.makedirs(save_path, exist_ok=True)
     logger.console_logger.info(f"Saving models to {save_path}")
-    # learner should handle saving/loading -- delegate actor save/load to mac,
-    # use appropriate filenames to do critics, optimizer states
     learner.save_models(save_path)
     return save_path
 
@@ -301,7 +292,6 @@ def _summary(args, runner, logger, episode: int) -> dict[str, Any]:
 
 def args_sanity_check(config: dict, _log) -> dict:
     """Fix or reject inconsistent settings before anything is built."""
-    # set CUDA flags
     if config["use_cuda"] and not th.cuda.is_available():
         config["use_cuda"] = False
         _log.warning("CUDA flag use_cuda was switched OFF automatically because no CUDA devices are available!")

@@ -50,7 +50,7 @@ class EpisodeRunner:
         self.train_stats: dict[str, Any] = {}
         self.test_stats: dict[str, Any] = {}
 
-        # Log the first run
+        # far in the past, so the first training episode is logged
         self.log_train_stats_t = -1000000
 
     def setup(self, scheme, groups, preprocess, mac) -> None:
@@ -97,8 +97,7 @@ class EpisodeRunner:
             }
             self.batch.update(pre_transition_data, ts=self.t)
 
-            # Pass the entire batch of experiences up till now to the agents.
-            # Receive the actions for each agent at this timestep in a batch of size 1.
+            # the controller reads the batch up to t (its GRU state carries the earlier steps)
             actions = self.mac.select_actions(self.batch, t_ep=self.t, t_env=self.t_env, test_mode=test_mode)
 
             reward, terminated, env_info = self.env.step(actions[0])
@@ -120,7 +119,7 @@ class EpisodeRunner:
         }
         self.batch.update(last_data, ts=self.t)
 
-        # Select actions in the last stored state
+        # one more action, at the final observation: the target network bootstraps from it
         actions = self.mac.select_actions(self.batch, t_ep=self.t, t_env=self.t_env, test_mode=test_mode)
         self.batch.update({"actions": actions}, ts=self.t)
 

@@ -96,7 +96,7 @@ class ParallelRunner:
 
         while True:
             envs_with_data = np.flatnonzero(has_data_at_t).tolist()
-            # Pass the entire batch of experiences up till now to the agents
+            # actions for every env that has an observation at t
             actions = self.mac.select_actions(
                 self.batch, t_ep=self.t, t_env=self.t_env, bs=envs_with_data, test_mode=test_mode
             )
