@@ -1,0 +1,297 @@
+"""``BatchedMarineEnv``: B built-in marine battles stepped in lockstep, for the parallel runner.
+
+All per-step work happens in the numba kernels of :mod:`pymarl_explained.envs.kernels`, which loop
+over the B environments and their units in compiled code: there is no per-environment Python
+work. Environment ``i`` of a batch created with seed ``s`` behaves exactly like a single
+environment created with seed ``s + i`` (PyMARL gives every worker the same seed, a known defect;
+adding the index fixes it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pymarl_explained.errors import EnvironmentSetupError, InvalidActionError
+
+from . import kernels as K
+from .args import complete_env_args
+from .layout import make_layout
+from .maps import LEFT_SPAWN, RIGHT_SPAWN, get_map_params
+from .units import MARINE_HEALTH
+
+ACTION_NAMES = ("no-op", "stop", "move north", "move south", "move east", "move west")
+
+
+def action_name(action: int) -> str:
+    """Human-readable name of a SMAC action id (``attack enemy 2`` for id 8)."""
+    if 0 <= action < len(ACTION_NAMES):
+        return ACTION_NAMES[action]
+    return f"attack enemy {action - len(ACTION_NAMES)}"
+
+
+def seed_to_rng_state(seed: int) -> np.uint64:
+    """Initial state of an environment's splitmix64 generator, derived from its integer seed."""
+    return np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0]
+
+
+class BatchedMarineEnv:
+    """B independent marine battles with SMAC's rules, as ``[B, ...]`` numpy arrays.
+
+    Args:
+        n_envs: number of environments B.
+        seed: base seed; environment i uses ``seed + i``. ``None`` draws a random base seed.
+        **smac_kwargs: SMAC's ``StarCraft2Env`` arguments (``map_name``, ``step_mul``, ...).
+    """
+
+    def __init__(self, n_envs: int, seed: int | None = None, **smac_kwargs: Any) -> None:
+        if isinstance(n_envs, bool) or not isinstance(n_envs, int | np.integer) or n_envs < 1:
+            raise EnvironmentSetupError(f"n_envs must be a positive integer, got {n_envs!r}.")
+        if "seed" in smac_kwargs:
+            if seed is not None and smac_kwargs["seed"] is not None and seed != smac_kwargs["seed"]:
+                raise EnvironmentSetupError("seed given twice with different values.")
+            seed = seed if seed is not None else smac_kwargs.pop("seed")
+            smac_kwargs.pop("seed", None)
+        args = complete_env_args(smac_kwargs)
+        _check_supported(args)
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        args["seed"] = int(seed)
+        self.env_args = args
+        self.seed_value = int(seed)
+        self.map_name: str = args["map_name"]
+        self.map_params = get_map_params(self.map_name)
+        mp = self.map_params
+        self.n_envs = int(n_envs)
+        self.n_agents = mp.n_agents
+        self.n_enemies = mp.n_enemies
+        self.n_actions = 6 + mp.n_enemies
+        self.episode_limit = mp.limit
+        self.layout = make_layout(mp.n_agents, mp.n_enemies, args)
+        self._lay = self.layout.as_array()
+        self.max_reward = (
+            mp.n_enemies * args["reward_death_value"] + args["reward_win"] + mp.n_enemies * MARINE_HEALTH
+        )
+        self._cfg = self._make_cfg(args)
+        B, N, A = self.n_envs, mp.n_agents + mp.n_enemies, mp.n_agents
+        self.pos = np.zeros((B, N, 2))
+        self.hp = np.zeros((B, N))
+        self.cd = np.zeros((B, N))
+        self.order = np.zeros((B, N), np.int64)
+        self.goal = np.zeros((B, N, 2))
+        self.target = np.full((B, N), -1, np.int64)
+        self.shots = np.zeros((B, N), np.int64)
+        self.prev_hp = np.zeros((B, N))
+        self.dead_seen = np.zeros((B, N), np.bool_)
+        self.last_action = np.full((B, A), -1, np.int64)
+        self.ep_step = np.zeros(B, np.int64)
+        self.stats = np.zeros((B, 3), np.int64)
+        self.done = np.zeros(B, np.bool_)
+        self.rng = np.array([seed_to_rng_state(self.seed_value + i) for i in range(B)], np.uint64)
+        self._out_reward = np.zeros(B)
+        self._out = [np.zeros(B, np.bool_) for _ in range(3)] + [np.zeros(B, np.int64) for _ in range(2)]
+        self._obs = self._state = self._avail = None
+        self.reset()
+
+    def _make_cfg(self, args: dict) -> np.ndarray:
+        mp = self.map_params
+        ally, enemy = (RIGHT_SPAWN, LEFT_SPAWN) if mp.mirror else (LEFT_SPAWN, RIGHT_SPAWN)
+        cfg = np.zeros(K.N_CFG)
+        cfg[[K.C_ALLY_X, K.C_ALLY_Y, K.C_ENEMY_X, K.C_ENEMY_Y]] = [*ally, *enemy]
+        cfg[K.C_SPREAD] = mp.spawn_spread
+        cfg[K.C_STEP_MUL] = int(args["step_mul"])
+        cfg[K.C_MOVE_AMOUNT] = args["move_amount"]
+        cfg[K.C_LIMIT] = mp.limit
+        cfg[K.C_CONTINUING] = bool(args["continuing_episode"])
+        cfg[K.C_DEATH_VALUE] = args["reward_death_value"]
+        cfg[K.C_WIN] = args["reward_win"]
+        cfg[K.C_DEFEAT] = args["reward_defeat"]
+        cfg[K.C_NEG_SCALE] = args["reward_negative_scale"]
+        cfg[K.C_ONLY_POSITIVE] = bool(args["reward_only_positive"])
+        cfg[K.C_SPARSE] = bool(args["reward_sparse"])
+        cfg[K.C_SCALE] = bool(args["reward_scale"])
+        cfg[K.C_SCALE_DIVISOR] = self.max_reward / args["reward_scale_rate"]
+        return cfg
+
+    # ------------------------------------------------------------------------------------------
+    def reset(self, mask: np.ndarray | None = None) -> None:
+        """Start new episodes in all environments, or only where ``mask`` is True."""
+        mask = np.ones(self.n_envs, np.bool_) if mask is None else self._bool_array(mask, "mask")
+        K.reset_kernel(mask, self.pos, self.hp, self.cd, self.order, self.goal, self.target,
+                       self.shots, self.prev_hp, self.dead_seen, self.last_action, self.ep_step,
+                       self.rng, self._cfg, self.n_agents)
+        self.done[mask] = False
+        self._observe()
+
+    def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> tuple:
+        """Step every active environment (default: those not terminated yet) with ``actions [B, A]``.
+
+        Returns ``(reward float32 [B], terminated bool [B], info)`` where ``info`` holds
+        ``battle_won``, ``dead_allies``, ``dead_enemies`` arrays (and ``episode_limit`` with
+        ``continuing_episode``). Inactive environments report reward 0 and terminated False.
+        """
+        actions = np.asarray(actions)
+        if actions.shape != (self.n_envs, self.n_agents) or not np.issubdtype(actions.dtype, np.integer):
+            raise InvalidActionError(
+                f"actions must be an integer array of shape ({self.n_envs}, {self.n_agents}) "
+                f"[envs, agents], got shape {actions.shape} and dtype {actions.dtype}."
+            )
+        actions = actions.astype(np.int64, copy=False)
+        active = ~self.done if active is None else self._bool_array(active, "active")
+        b, i, code = K.validate_kernel(actions, active, self.pos, self.hp, self.n_agents,
+                                       self.n_actions, float(self._cfg[K.C_MOVE_AMOUNT]))
+        if code:
+            raise self._action_error(b, i, int(actions[b, i]), code)
+        won, term, limit, dead_a, dead_e = self._out
+        K.step_kernel(actions, active, self.pos, self.hp, self.cd, self.order, self.goal, self.target,
+                      self.shots, self.prev_hp, self.dead_seen, self.last_action, self.ep_step,
+                      self.stats, self._cfg, self.n_agents, self._out_reward, term, won, dead_a,
+                      dead_e, limit)
+        self.done |= term
+        self._observe()
+        info = {"battle_won": won.copy(), "dead_allies": dead_a.copy(), "dead_enemies": dead_e.copy()}
+        if self.env_args["continuing_episode"]:
+            info["episode_limit"] = limit.copy()
+        return self._out_reward.astype(np.float32), term.copy(), info
+
+    def _observe(self) -> None:
+        B, A = self.n_envs, self.n_agents
+        self._obs = np.empty((B, A, self.layout.obs_size), np.float32)
+        self._state = np.empty((B, self.layout.state_size), np.float32)
+        self._avail = np.empty((B, A, self.n_actions), np.int64)
+        K.observe_kernel(self.pos, self.hp, self.cd, self.last_action, self.ep_step, self._cfg,
+                         self._lay, A, self.n_actions, self._obs, self._state, self._avail)
+
+    def set_units(
+        self,
+        ally_pos: Any = None,
+        enemy_pos: Any = None,
+        ally_health: Any = None,
+        enemy_health: Any = None,
+        ally_cooldown: Any = None,
+        enemy_cooldown: Any = None,
+        env: int = 0,
+    ) -> None:
+        """Place units by hand in environment ``env`` (for tests, notebooks and what-if studies).
+
+        Positions are ``[(x, y), ...]`` in map coordinates, one row per ally/enemy in id order;
+        health is absolute (45 is full, 0 places a dead unit); cooldown is in game loops. Anything
+        left as ``None`` keeps its current value. Afterwards every agent idles, every enemy is on
+        its attack-move order with no target yet, a unit placed dead counts as already dead (no
+        kill reward), and the observations are recomputed.
+        """
+        A = self.n_agents
+        sides = ((slice(0, A), A), (slice(A, A + self.n_enemies), self.n_enemies))
+        for (sl, n), p, h, c in zip(sides, (ally_pos, enemy_pos), (ally_health, enemy_health),
+                                    (ally_cooldown, enemy_cooldown), strict=True):
+            if p is not None:
+                self.pos[env, sl] = _checked(p, (n, 2), "positions")
+            if h is not None:
+                self.hp[env, sl] = np.clip(_checked(h, (n,), "health"), 0.0, MARINE_HEALTH)
+            if c is not None:
+                self.cd[env, sl] = _checked(c, (n,), "cooldown")
+        self.order[env, :A] = K.IDLE
+        self.order[env, A:] = K.ATTACK_MOVE
+        self.target[env] = -1
+        self.goal[env, :A] = self.pos[env, :A]
+        self.prev_hp[env] = self.hp[env]
+        self.dead_seen[env] = self.hp[env] <= 0
+        self.done[env] = False
+        self._observe()
+
+    # ------------------------------------------------------------------------------------------
+    def get_obs(self) -> np.ndarray:
+        """Observations, float32 ``[B, n_agents, obs_size]`` (a fresh array after every step)."""
+        return self._obs
+
+    def get_state(self) -> np.ndarray:
+        """Global states, float32 ``[B, state_size]``."""
+        return self._state
+
+    def get_avail_actions(self) -> np.ndarray:
+        """Availability masks, int ``[B, n_agents, n_actions]``."""
+        return self._avail
+
+    def get_obs_size(self) -> int:
+        return self.layout.obs_size
+
+    def get_state_size(self) -> int:
+        return self.layout.state_size
+
+    def get_total_actions(self) -> int:
+        return self.n_actions
+
+    def get_env_info(self) -> dict:
+        """SMAC's ``get_env_info`` dictionary (the same for every environment of the batch)."""
+        return env_info(self)
+
+    def get_stats(self) -> dict:
+        """SMAC's ``get_stats`` summed over the batch (``battles_draw`` counts time-outs, as in SMAC)."""
+        won, games, timeouts = (int(v) for v in self.stats.sum(axis=0))
+        return {
+            "battles_won": won,
+            "battles_game": games,
+            "battles_draw": timeouts,
+            "win_rate": won / games if games else 0.0,
+            "timeouts": timeouts,
+            "restarts": 0,
+        }
+
+    def close(self) -> None:
+        """Nothing to release (kept for the MultiAgentEnv interface)."""
+
+    # ------------------------------------------------------------------------------------------
+    def _bool_array(self, value: Any, name: str) -> np.ndarray:
+        arr = np.asarray(value, dtype=np.bool_)
+        if arr.shape != (self.n_envs,):
+            raise InvalidActionError(f"{name} must have shape ({self.n_envs},), got {arr.shape}.")
+        return arr
+
+    def _action_error(self, b: int, i: int, action: int, code: int) -> InvalidActionError:
+        avail = np.flatnonzero(self._avail[b, i]).tolist()
+        names = ", ".join(f"{a} ({action_name(a)})" for a in avail)
+        where = f"env {b}, agent {i}" if self.n_envs > 1 else f"agent {i}"
+        if code == 1:
+            return InvalidActionError(
+                f"{where}: action {action} is out of range 0..{self.n_actions - 1}. Available: {names}."
+            )
+        state = "dead" if self.hp[b, i] <= 0 else "alive"
+        return InvalidActionError(
+            f"{where} ({state}) cannot take action {action} ({action_name(action)}); "
+            f"available actions: {names}."
+        )
+
+
+def env_info(env: Any) -> dict:
+    """SMAC's ``get_env_info`` for a built-in environment (single or batched)."""
+    return {
+        "state_shape": env.layout.state_size,
+        "obs_shape": env.layout.obs_size,
+        "n_actions": env.n_actions,
+        "n_agents": env.n_agents,
+        "episode_limit": env.episode_limit,
+        "agent_features": ["health", "energy/cooldown", "rel_x", "rel_y"],
+        "enemy_features": ["health", "rel_x", "rel_y"],
+    }
+
+
+def _checked(value: Any, shape: tuple, what: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != shape:
+        raise ValueError(f"set_units: {what} must have shape {shape}, got {arr.shape}.")
+    return arr
+
+
+def _check_supported(args: dict) -> None:
+    """Reject the few SMAC options the built-in simulator cannot honour (instead of ignoring them)."""
+    if args["obs_terrain_height"]:
+        raise EnvironmentSetupError(
+            "obs_terrain_height=True needs the map's terrain height data, which only the real game "
+            "provides; use backend='starcraft' or set obs_terrain_height=False."
+        )
+    if args["heuristic_ai"]:
+        raise EnvironmentSetupError(
+            "heuristic_ai=True (SMAC's scripted agents) is not implemented by the built-in "
+            "simulator; use backend='starcraft' or set heuristic_ai=False."
+        )

@@ -1,0 +1,201 @@
+"""Replays of built-in battles: recording, saving, loading, and drawing them with matplotlib.
+
+The StarCraft II replay equivalent. A replay file (``.npz``) holds, for each recorded episode and
+each step (frame 0 is the state after ``reset``): unit positions, health, weapon cooldowns,
+orders, targets, shots fired, the agents' actions and the reward. Typical use in a notebook::
+
+    env.save_replay()                         # prints and returns the path
+    replay = load_replay(path)
+    anim = animate_replay(replay, episode=0)  # then HTML(anim.to_jshtml())
+    fig = plot_replay_frames(replay, n_frames=6)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .maps import MAP_SIZE, PATHABLE_Y_MAX, PATHABLE_Y_MIN
+from .units import MARINE_FIRE_RANGE, MARINE_HEALTH, MARINE_RADIUS
+
+FIELDS = ("pos", "hp", "cd", "order", "target", "shots", "actions", "reward")
+"""Per-frame arrays of an episode record."""
+ORDER_NAMES = ("idle", "move", "attack", "attack-move")
+ALLY_COLOUR = "tab:blue"
+ENEMY_COLOUR = "tab:red"
+
+
+@dataclass
+class Replay:
+    """Recorded episodes: ``episodes[k][field]`` is an array with one row per frame."""
+
+    meta: dict
+    episodes: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def frame(self, episode: int, t: int) -> dict[str, np.ndarray]:
+        """The arrays of one frame."""
+        return {k: v[t] for k, v in self.episodes[episode].items()}
+
+
+class ReplayRecorder:
+    """Keeps the per-step record of the last ``max_episodes`` episodes of a single environment."""
+
+    def __init__(self, meta: dict, max_episodes: int = 32) -> None:
+        self.meta = meta
+        self.episodes: deque[dict[str, list]] = deque(maxlen=max_episodes)
+
+    def start(self, core: Any) -> None:
+        """Open a new episode with the state just after a reset (or a ``set_units``)."""
+        self.episodes.append({k: [] for k in FIELDS})
+        self.add(core, np.full(core.n_agents, -1), 0.0)
+
+    def restart(self, core: Any) -> None:
+        """Replace the current episode by one starting from the present state."""
+        if self.episodes:
+            self.episodes.pop()
+        self.start(core)
+
+    def add(self, core: Any, actions: np.ndarray, reward: float) -> None:
+        """Append the present state of environment 0 of ``core`` and the step that led to it."""
+        ep = self.episodes[-1]
+        ep["pos"].append(core.pos[0].astype(np.float32))
+        ep["hp"].append(core.hp[0].astype(np.float32))
+        ep["cd"].append(core.cd[0].astype(np.float32))
+        ep["order"].append(core.order[0].astype(np.int8))
+        ep["target"].append(core.target[0].astype(np.int16))
+        ep["shots"].append(core.shots[0].astype(np.int16))
+        ep["actions"].append(np.asarray(actions, dtype=np.int16))
+        ep["reward"].append(np.float32(reward))
+
+    def to_replay(self) -> Replay:
+        return Replay(dict(self.meta), [{k: np.stack(v) for k, v in ep.items()} for ep in self.episodes])
+
+    def keep_current_only(self) -> None:
+        """After a save: forget the saved episodes, keep the one in progress (if any)."""
+        current = self.episodes[-1] if self.episodes else None
+        self.episodes.clear()
+        if current is not None and len(current["pos"]) > 0:
+            self.episodes.append({k: v[-1:] for k, v in current.items()})
+
+
+def save_replay_file(replay: Replay, replay_dir: str, prefix: str) -> str:
+    """Write ``replay`` atomically (temporary file, then ``os.replace``); return the path."""
+    os.makedirs(replay_dir, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
+    path = os.path.join(replay_dir, f"{prefix}_{stamp}.npz")
+    k = 1
+    while os.path.exists(path):
+        path = os.path.join(replay_dir, f"{prefix}_{stamp}_{k}.npz")
+        k += 1
+    arrays = {f"ep{i}/{name}": arr for i, ep in enumerate(replay.episodes) for name, arr in ep.items()}
+    arrays["meta"] = np.array(json.dumps({**replay.meta, "n_episodes": len(replay.episodes)}))
+    fd, tmp = tempfile.mkstemp(dir=replay_dir, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_replay(path: str | os.PathLike) -> Replay:
+    """Read a replay written by ``save_replay``."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        episodes = [
+            {name: data[f"ep{i}/{name}"] for name in FIELDS} for i in range(meta["n_episodes"])
+        ]
+    return Replay(meta, episodes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Drawing.
+# ----------------------------------------------------------------------------------------------
+def draw_frame(ax: Any, frame: dict[str, np.ndarray], n_agents: int, title: str = "") -> None:
+    """Draw one frame on ``ax``: the pathable band, units (faded with lost health, a cross when
+    dead), the weapon range of living agents, and a line from every unit that fired to its target.
+    """
+    from matplotlib.patches import Circle, Rectangle
+
+    ax.clear()
+    ax.add_patch(Rectangle((0, PATHABLE_Y_MIN), MAP_SIZE, PATHABLE_Y_MAX - PATHABLE_Y_MIN,
+                           facecolor="0.93", edgecolor="0.6"))
+    pos, hp, shots, target = frame["pos"], frame["hp"], frame["shots"], frame["target"]
+    for n in range(len(hp)):
+        colour = ALLY_COLOUR if n < n_agents else ENEMY_COLOUR
+        x, y = pos[n]
+        if hp[n] <= 0:
+            ax.plot(x, y, marker="x", color=colour, alpha=0.5, markersize=5)
+            continue
+        alpha = 0.25 + 0.75 * float(hp[n]) / MARINE_HEALTH
+        ax.add_patch(Circle((x, y), MARINE_RADIUS, color=colour, alpha=alpha))
+        label = str(n) if n < n_agents else str(n - n_agents)
+        ax.text(x, y, label, ha="center", va="center", fontsize=6, color="white")
+        if n < n_agents:
+            ax.add_patch(Circle((x, y), MARINE_FIRE_RANGE, fill=False, color=colour, alpha=0.08))
+        t = int(target[n])
+        if shots[n] > 0 and t >= 0:
+            ax.plot([x, pos[t][0]], [y, pos[t][1]], color=colour, linewidth=0.8, alpha=0.7)
+    ax.set_xlim(0, MAP_SIZE)
+    ax.set_ylim(PATHABLE_Y_MIN - 1, PATHABLE_Y_MAX + 1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _frame_title(replay: Replay, episode: int, t: int) -> str:
+    ep = replay.episodes[episode]
+    n_agents = replay.meta["n_agents"]
+    alive_a = int((ep["hp"][t][:n_agents] > 0).sum())
+    alive_e = int((ep["hp"][t][n_agents:] > 0).sum())
+    ret = float(ep["reward"][: t + 1].sum())
+    return f"step {t}: {alive_a} vs {alive_e} alive, return {ret:.2f}"
+
+
+def plot_replay_frames(replay: Replay, episode: int = 0, n_frames: int = 6) -> Any:
+    """A strip of ``n_frames`` evenly spaced frames of one episode, as a matplotlib Figure.
+
+    The caller saves it, e.g. ``fig.savefig("figures/battle.png", metadata={"Software": None})``.
+    """
+    import matplotlib.pyplot as plt
+
+    ep = replay.episodes[episode]
+    T = len(ep["pos"])
+    steps = np.unique(np.linspace(0, T - 1, num=min(n_frames, T)).round().astype(int))
+    fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps), 2.0), squeeze=False)
+    for ax, t in zip(axes[0], steps, strict=True):
+        draw_frame(ax, replay.frame(episode, int(t)), replay.meta["n_agents"],
+                   _frame_title(replay, episode, int(t)))
+    fig.suptitle(f"{replay.meta.get('map_name', '')}: agents blue, enemies red", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def animate_replay(replay: Replay, episode: int = 0, interval_ms: int = 200) -> Any:
+    """A ``matplotlib.animation.FuncAnimation`` of one episode (``HTML(anim.to_jshtml())``)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    n_agents = replay.meta["n_agents"]
+    T = len(replay.episodes[episode]["pos"])
+
+    def update(t: int) -> list:
+        draw_frame(ax, replay.frame(episode, t), n_agents, _frame_title(replay, episode, t))
+        return []
+
+    anim = FuncAnimation(fig, update, frames=T, interval=interval_ms, blit=False)
+    plt.close(fig)
+    return anim
