@@ -155,6 +155,11 @@ class BatchedMarineEnv:
             info["episode_limit"] = limit.copy()
         return self._out_reward.astype(np.float32), term.copy(), info
 
+    @property
+    def reward64(self) -> np.ndarray:
+        """The last step's rewards in float64 (``step`` returns them as float32)."""
+        return self._out_reward
+
     def _observe(self) -> None:
         B, A = self.n_envs, self.n_agents
         self._obs = np.empty((B, A, self.layout.obs_size), np.float32)

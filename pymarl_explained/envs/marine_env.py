@@ -61,10 +61,10 @@ class MarineBattleEnv(MultiAgentEnv):
     def step(self, actions: Any) -> tuple[float, bool, dict]:
         """Take one action per agent (list, array or tensor of ints); return SMAC's triple."""
         acts = _as_action_row(actions, self.n_agents)
-        reward, term, info = self._core.step(acts, self._active)
+        _, term, info = self._core.step(acts, self._active)
         self._episode_steps += 1
         self._total_steps += 1
-        self.reward = float(reward[0])
+        self.reward = float(self._core.reward64[0])  # float64, as SMAC's Python float
         out = {"battle_won": bool(info["battle_won"][0]), "dead_allies": int(info["dead_allies"][0]),
                "dead_enemies": int(info["dead_enemies"][0])}
         if "episode_limit" in info and info["episode_limit"][0]:

@@ -50,7 +50,7 @@ def find_sc2() -> tuple[str | None, str]:
 def smac_status() -> tuple[bool, str]:
     """Return ``(usable, explanation)`` for the installed ``smac`` package, without importing
     StarCraft2Env's game-launching code paths more than needed."""
-    if importlib.util.find_spec("smac") is None:
+    if _find_spec("smac") is None:
         return False, f"the SMAC package is not installed ({INSTALL_SMAC})"
     try:
         smac = importlib.import_module("smac")
@@ -72,9 +72,17 @@ def _is_smac3(module: Any) -> bool:
     markers = ("Scenario", "facade", "HyperparameterOptimizationFacade")
     if any(hasattr(module, name) for name in markers):
         return True
-    if importlib.util.find_spec("smac.facade") is not None:
+    if _find_spec("smac.facade") is not None:
         return True
-    return importlib.util.find_spec("smac.env") is None
+    return _find_spec("smac.env") is None
+
+
+def _find_spec(name: str) -> Any:
+    """``importlib.util.find_spec`` that answers None instead of raising on odd installs."""
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
 
 
 def check_starcraft_available(map_name: str) -> None:
