@@ -16,7 +16,7 @@ from pymarl_explained.errors import InvalidActionError
 
 from .batched import BatchedMarineEnv, env_info
 from .multiagentenv import MultiAgentEnv
-from .replay import ReplayRecorder, draw_frame, save_replay_file
+from .replay import ReplayRecorder, draw_frame, save_replay_file, snapshot
 
 
 class MarineBattleEnv(MultiAgentEnv):
@@ -70,6 +70,7 @@ class MarineBattleEnv(MultiAgentEnv):
         if "episode_limit" in info and info["episode_limit"][0]:
             out["episode_limit"] = True
         self._replay.add(self._core, acts[0], self.reward)
+        self._replay.finished = bool(term[0])
         return self.reward, bool(term[0]), out
 
     def get_obs(self) -> list[np.ndarray]:
@@ -121,7 +122,7 @@ class MarineBattleEnv(MultiAgentEnv):
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        frame = {k: v[-1] for k, v in self._replay.episodes[-1].items()}
+        frame = snapshot(self._core)
         draw_frame(ax, frame, self.n_agents, f"{self.map_name}, step {self._episode_steps}")
         if mode == "rgb_array":
             fig.canvas.draw()

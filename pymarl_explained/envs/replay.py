@@ -50,10 +50,17 @@ class ReplayRecorder:
     def __init__(self, meta: dict, max_episodes: int = 32) -> None:
         self.meta = meta
         self.episodes: deque[dict[str, list]] = deque(maxlen=max_episodes)
+        self.finished = False
 
     def start(self, core: Any) -> None:
-        """Open a new episode with the state just after a reset (or a ``set_units``)."""
+        """Open a new episode with the state just after a reset (or a ``set_units``).
+
+        An episode in which no step was taken (e.g. the constructor's reset) is replaced.
+        """
+        if self.episodes and len(self.episodes[-1]["pos"]) <= 1:
+            self.episodes.pop()
         self.episodes.append({k: [] for k in FIELDS})
+        self.finished = False
         self.add(core, np.full(core.n_agents, -1), 0.0)
 
     def restart(self, core: Any) -> None:
@@ -65,24 +72,35 @@ class ReplayRecorder:
     def add(self, core: Any, actions: np.ndarray, reward: float) -> None:
         """Append the present state of environment 0 of ``core`` and the step that led to it."""
         ep = self.episodes[-1]
-        ep["pos"].append(core.pos[0].astype(np.float32))
-        ep["hp"].append(core.hp[0].astype(np.float32))
-        ep["cd"].append(core.cd[0].astype(np.float32))
-        ep["order"].append(core.order[0].astype(np.int8))
-        ep["target"].append(core.target[0].astype(np.int16))
-        ep["shots"].append(core.shots[0].astype(np.int16))
-        ep["actions"].append(np.asarray(actions, dtype=np.int16))
-        ep["reward"].append(np.float32(reward))
+        for name, value in snapshot(core, actions, reward).items():
+            ep[name].append(value)
 
     def to_replay(self) -> Replay:
         return Replay(dict(self.meta), [{k: np.stack(v) for k, v in ep.items()} for ep in self.episodes])
 
     def keep_current_only(self) -> None:
-        """After a save: forget the saved episodes, keep the one in progress (if any)."""
+        """After a save: forget the saved episodes but keep an unfinished one, which will be
+        saved again, complete, by the next save."""
         current = self.episodes[-1] if self.episodes else None
         self.episodes.clear()
-        if current is not None and len(current["pos"]) > 0:
-            self.episodes.append({k: v[-1:] for k, v in current.items()})
+        if current is not None and not self.finished:
+            self.episodes.append(current)
+
+
+def snapshot(core: Any, actions: Any = None, reward: float = 0.0, env: int = 0) -> dict[str, Any]:
+    """One replay frame of environment ``env`` of a :class:`BatchedMarineEnv` (compact dtypes)."""
+    if actions is None:
+        actions = np.full(core.n_agents, -1)
+    return {
+        "pos": core.pos[env].astype(np.float32),
+        "hp": core.hp[env].astype(np.float32),
+        "cd": core.cd[env].astype(np.float32),
+        "order": core.order[env].astype(np.int8),
+        "target": core.target[env].astype(np.int16),
+        "shots": core.shots[env].astype(np.int16),
+        "actions": np.asarray(actions, dtype=np.int16),
+        "reward": np.float32(reward),
+    }
 
 
 def save_replay_file(replay: Replay, replay_dir: str, prefix: str) -> str:
