@@ -90,6 +90,30 @@ def test_rnn_agent_forward_sequence_equals_the_step_loop():
         qs.append(q)
     torch.testing.assert_close(q_seq, torch.stack(qs), atol=1e-5, rtol=0)
     torch.testing.assert_close(h_seq, h, atol=1e-5, rtol=0)
+    # the two recurrences (fused kernel on the CPU, GRUCell loop elsewhere) agree, gradients too
+    x = torch.randn(9, 6, 8, requires_grad=True)
+    fused, h_fused = agent._gru_over_sequence(x, h0)
+    loop, h_loop = agent._gru_step_by_step(x, h0)
+    torch.testing.assert_close(fused, loop, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_fused, h_loop, atol=1e-5, rtol=0)
+    grads_fused = torch.autograd.grad(fused.pow(2).sum(), [x, *agent.rnn.parameters()])
+    grads_loop = torch.autograd.grad(loop.pow(2).sum(), [x, *agent.rnn.parameters()])
+    for g_fused, g_loop in zip(grads_fused, grads_loop, strict=True):
+        torch.testing.assert_close(g_fused, g_loop, atol=1e-5, rtol=1e-5)
+
+
+def test_rnn_agent_state_dict_is_pymarls_after_a_sequence_pass():
+    agent = RNNAgent(11, make_args())
+    agent.forward_sequence(torch.randn(2, 3, 11), agent.init_hidden().expand(3, -1))
+    assert list(agent.state_dict()) == [
+        "fc1.weight", "fc1.bias", "rnn.weight_ih", "rnn.weight_hh", "rnn.bias_ih", "rnn.bias_hh",
+        "fc2.weight", "fc2.bias",
+    ]
+    assert len(list(agent.parameters())) == 8
+    twin = copy.deepcopy(agent)
+    x = torch.randn(4, 3, 11)
+    torch.testing.assert_close(twin.forward_sequence(x, torch.zeros(3, 8))[0],
+                               agent.forward_sequence(x, torch.zeros(3, 8))[0])
 
 
 # ---------------------------------------------------------------------- mixers
