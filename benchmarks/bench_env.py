@@ -1,0 +1,222 @@
+"""Speed of the built-in SMAC simulator: environment steps per second with random valid actions.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_env.py            # all measurements, ~1 minute
+    .venv/bin/python benchmarks/bench_env.py --quick    # fewer repeats
+
+Measured:
+
+* one ``MarineBattleEnv`` (SMAC's API: ``step`` + ``get_obs`` + ``get_state`` +
+  ``get_avail_actions`` every step, ``reset`` at the end of each episode, random valid actions
+  drawn with numpy) on MarineMicro_MvsM_4, 8m and 27m_vs_30m;
+* 64 ``BatchedMarineEnv`` environments in lockstep on MarineMicro_MvsM_4 (aggregate env steps/s,
+  counting only active environments, resetting all when all have terminated, as the parallel
+  runner does);
+* the implementation choice: the numba game-loop kernel against a numpy version vectorised over
+  ``[B, units]`` arrays doing the same work (targeting, shooting, walking, pairwise separation),
+  for B = 1 and B = 64, in the same run;
+* numba's first-call compile time (empty cache) and the load time from its on-disk cache.
+
+Every figure is the median of several repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from pymarl_explained.envs import BatchedMarineEnv, MarineBattleEnv
+from pymarl_explained.envs import kernels as K
+from pymarl_explained.envs.units import (
+    MARINE_COOLDOWN_LOOPS,
+    MARINE_DAMAGE,
+    MARINE_FIRE_RANGE,
+    MARINE_RADIUS,
+    MARINE_SPEED_PER_LOOP,
+    SIGHT_RANGE,
+)
+
+
+def single_env_rate(map_name: str, seconds: float) -> float:
+    env = MarineBattleEnv(map_name=map_name, seed=0)
+    rng = np.random.default_rng(0)
+    env.reset()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        avail = np.asarray(env.get_avail_actions())
+        actions = np.argmax(rng.random(avail.shape) * avail, axis=-1)
+        _, term, _ = env.step(actions)
+        env.get_obs()
+        env.get_state()
+        steps += 1
+        if term:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def batched_rate(map_name: str, n_envs: int, seconds: float) -> float:
+    env = BatchedMarineEnv(n_envs, seed=0, map_name=map_name)
+    rng = np.random.default_rng(0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        avail = env.get_avail_actions()
+        actions = np.argmax(rng.random(avail.shape) * avail, axis=-1)
+        steps += int((~env.done).sum())
+        env.step(actions)
+        env.get_obs()
+        env.get_state()
+        if env.done.all():
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# The numpy alternative: one game loop vectorised over [B, N] (same work as kernels._game_loop).
+# ---------------------------------------------------------------------------------------------
+def numpy_game_loop(pos, hp, cd, order, goal, target, A):
+    B, N = hp.shape
+    idx = np.arange(N)
+    alive = hp > 0
+    diff = pos[:, None, :, :] - pos[:, :, None, :]  # [B, i, j, 2]: pos_j - pos_i
+    dist = np.sqrt((diff**2).sum(-1))
+    is_ally = idx < A
+    # agents with an attack order
+    tgt = np.clip(target, 0, N - 1)
+    t_alive = np.take_along_axis(hp, tgt, 1) > 0
+    t_dist = np.take_along_axis(dist, tgt[..., None], -1)[..., 0]
+    attacking = alive & is_ally & (order == K.ATTACK)
+    lost = attacking & ~t_alive
+    order[lost] = K.IDLE
+    target[lost] = -1
+    attacking &= t_alive
+    fire = attacking & (t_dist <= MARINE_FIRE_RANGE) & (cd <= 0)
+    want = np.where((attacking & (t_dist > MARINE_FIRE_RANGE))[..., None],
+                    np.take_along_axis(pos, tgt[..., None].repeat(2, -1), 1), np.nan)
+    moving = alive & is_ally & (order == K.MOVE)
+    want = np.where(moving[..., None], goal, want)
+    # enemies: keep or acquire the nearest agent in range, else chase in sight, else attack-move
+    d_en = np.where(alive[:, None, :A], dist[:, A:, :A], np.inf)  # [B, E, A]
+    nearest = d_en.argmin(-1)
+    nearest_d = d_en.min(-1)
+    keep = (target[:, A:] >= 0) & t_alive[:, A:] & (t_dist[:, A:] <= MARINE_FIRE_RANGE)
+    new_t = np.where(keep, target[:, A:], np.where(nearest_d <= MARINE_FIRE_RANGE, nearest, -1))
+    target[:, A:] = new_t
+    en_alive = alive[:, A:]
+    fire[:, A:] = en_alive & (new_t >= 0) & (cd[:, A:] <= 0)
+    chase = en_alive & (new_t < 0) & (nearest_d < SIGHT_RANGE)
+    chase_pos = np.take_along_axis(pos, nearest[..., None].repeat(2, -1), 1)
+    en_want = np.where(chase[..., None], chase_pos, goal[:, A:])
+    want[:, A:] = np.where((en_alive & (new_t < 0))[..., None], en_want, np.nan)
+    # shots land together
+    victims = np.where(fire, np.where(is_ally, target, target), 0)
+    dmg = np.zeros((B, N))
+    rows = np.repeat(np.arange(B), N).reshape(B, N)
+    np.add.at(dmg, (rows[fire], victims[fire]), MARINE_DAMAGE)
+    cd += np.where(fire, MARINE_COOLDOWN_LOOPS, 0.0)
+    cd[:] = np.where(alive & (cd > 0), cd - 1.0, np.where(alive, 0.0, cd))
+    hp[:] = np.maximum(hp - dmg, 0.0)
+    # walk
+    alive = hp > 0
+    step = want - pos
+    d = np.sqrt((step**2).sum(-1))
+    walk = alive & ~np.isnan(d)
+    frac = np.where(d > MARINE_SPEED_PER_LOOP, MARINE_SPEED_PER_LOOP / np.maximum(d, 1e-12), 1.0)
+    pos += np.where(walk[..., None], step * frac[..., None], 0.0)
+    # separation (all pairs at once) and clamping
+    diff = pos[:, None, :, :] - pos[:, :, None, :]
+    dist = np.sqrt((diff**2).sum(-1))
+    both = alive[:, :, None] & alive[:, None, :] & ~np.eye(N, dtype=bool)
+    overlap = both & (dist < 2 * MARINE_RADIUS)
+    push = np.where(overlap, 0.5 * (2 * MARINE_RADIUS - dist) / np.maximum(dist, 1e-9), 0.0)
+    pos -= (diff * push[..., None]).sum(2) * 0.5
+    np.clip(pos[..., 0], MARINE_RADIUS, 32 - MARINE_RADIUS, out=pos[..., 0])
+    np.clip(pos[..., 1], 8 + MARINE_RADIUS, 24 - MARINE_RADIUS, out=pos[..., 1])
+
+
+def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) -> tuple[float, float]:
+    """Env steps per second of the game-loop work alone (numba ``step_kernel`` vs numpy), replaying
+    the first ``steps_per_episode`` steps of a battle (agents stand, enemies walk in and fire)."""
+    env = BatchedMarineEnv(n_envs, seed=0, map_name="MarineMicro_MvsM_4")
+    A, B = env.n_agents, n_envs
+    names = ("pos", "hp", "cd", "order", "goal", "target", "shots", "prev_hp", "dead_seen",
+             "last_action", "ep_step", "stats")
+    start_state = {n: getattr(env, n).copy() for n in names}
+    stop = np.ones((B, A), np.int64)
+    active = np.ones(B, np.bool_)
+    outs = [np.zeros(B), *[np.zeros(B, np.bool_) for _ in range(2)], np.zeros(B, np.int64),
+            np.zeros(B, np.int64), np.zeros(B, np.bool_)]
+    reward, term, won, dead_a, dead_e, limit = outs
+
+    def run_numba() -> float:
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            st = {n: v.copy() for n, v in start_state.items()}
+            for _ in range(steps_per_episode):
+                K.step_kernel(stop, active, st["pos"], st["hp"], st["cd"], st["order"], st["goal"],
+                              st["target"], st["shots"], st["prev_hp"], st["dead_seen"],
+                              st["last_action"], st["ep_step"], st["stats"], env._cfg, A, reward,
+                              term, won, dead_a, dead_e, limit)
+            steps += B * steps_per_episode
+        return steps / (time.perf_counter() - t0)
+
+    def run_numpy() -> float:
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            st = {n: v.copy() for n, v in start_state.items()}
+            for _ in range(steps_per_episode * 8):
+                numpy_game_loop(st["pos"], st["hp"], st["cd"], st["order"], st["goal"], st["target"], A)
+            steps += B * steps_per_episode
+        return steps / (time.perf_counter() - t0)
+
+    return run_numba(), run_numpy()
+
+
+def compile_times() -> tuple[float, float]:
+    """Seconds to import, build an env and take one step: with an empty numba cache, then cached."""
+    code = ("import time; t=time.perf_counter(); from pymarl_explained.envs import MarineBattleEnv; "
+            "e=MarineBattleEnv(map_name='3m', seed=0); e.step([1,1,1]); print(time.perf_counter()-t)")
+    with tempfile.TemporaryDirectory() as cache:
+        environ = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = float(subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                                    text=True, check=True).stdout)
+        warm = float(subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                                    text=True, check=True).stdout)
+    return cold, warm
+
+
+def median_of(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 repeat of 1 s instead of 5 of 2 s")
+    args = parser.parse_args()
+    repeats, seconds = (1, 1.0) if args.quick else (5, 2.0)
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
+          f"median of {repeats} repeat(s) of {seconds:.0f} s")
+    for map_name in ("MarineMicro_MvsM_4", "8m", "27m_vs_30m"):
+        rate = median_of(lambda m=map_name: single_env_rate(m, seconds), repeats)
+        print(f"single env  {map_name:20s} {rate:10,.0f} steps/s")
+    rate = median_of(lambda: batched_rate("MarineMicro_MvsM_4", 64, seconds), repeats)
+    print(f"64 batched  {'MarineMicro_MvsM_4':20s} {rate:10,.0f} steps/s (aggregate)")
+    for n_envs in (1, 64):
+        pairs = [loop_kernels_rate(n_envs, seconds / 2) for _ in range(repeats)]
+        nb = statistics.median(p[0] for p in pairs)
+        npy = statistics.median(p[1] for p in pairs)
+        print(f"game loops only, B={n_envs:2d}: numba {nb:10,.0f}  numpy {npy:10,.0f} env steps/s  "
+              f"(numba/numpy = {nb / npy:.1f}x)")
+    cold, warm = compile_times()
+    print(f"import + first step: {cold:.1f} s with an empty numba cache, {warm:.1f} s cached")
+
+
+if __name__ == "__main__":
+    main()
