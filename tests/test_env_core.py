@@ -65,6 +65,7 @@ def test_env_info_of_the_study_map():
     assert info["agent_features"] == ["health", "energy/cooldown", "rel_x", "rel_y"]
     assert info["enemy_features"] == ["health", "rel_x", "rel_y"]
     assert env.backend == "builtin" and env.backend_reason
+    assert env.env_args["backend"] == "builtin" and env.env_args["map_name"] == "MarineMicro_MvsM_4"
 
 
 def test_optional_feature_sizes():

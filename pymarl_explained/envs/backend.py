@@ -59,7 +59,7 @@ def make_env(**env_args: Any) -> MultiAgentEnv:
     if backend == "starcraft":
         return StarCraftEnv(**args)
     get_map_params(args["map_name"])  # unknown map: clear error before anything else
-    args.pop("backend")
+    args["backend"] = backend  # env.env_args records the resolved backend
     return MarineBattleEnv(**args)
 
 
@@ -74,7 +74,7 @@ def make_batched_env(n_envs: int, **env_args: Any) -> BatchedMarineEnv:
             "worker process."
         )
     announce(backend, reason)
-    args.pop("backend")
+    args["backend"] = backend
     seed = args.pop("seed")
     env = BatchedMarineEnv(n_envs, seed=seed, **args)
     env.backend = "builtin"
