@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # QMIX on MarineMicro_MvsM_4 with the built-in simulator: a few minutes on a laptop CPU.
 TRAIN_T_MAX ?= 60000
+RESULTS ?= results
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 # 05 is run by papermill with tiny parameters inside the test suite, not compared by nbval
 NBVAL_NOTEBOOKS := $(filter-out notebooks/05_%,$(NOTEBOOKS))
@@ -24,7 +25,7 @@ train: install
 	$(PY) -m pymarl_explained --config=qmix --env-config=sc2 with \
 		env_args.map_name=MarineMicro_MvsM_4 env_args.backend=builtin \
 		t_max=$(TRAIN_T_MAX) test_interval=5000 log_interval=10000 runner_log_interval=5000 \
-		learner_log_interval=5000 test_nepisode=32 seed=1
+		learner_log_interval=5000 test_nepisode=32 seed=1 local_results_path=$(RESULTS)
 
 lint: install
 	$(VENV)/bin/ruff check pymarl_explained tests benchmarks

@@ -252,6 +252,9 @@ def run_sequential(args, logger) -> dict[str, Any]:
         bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
 
     bar.close()
+    if runner.t_env > last_log_T:  # a last stats block, so a short run also shows its numbers
+        logger.log_stat("episode", episode, runner.t_env)
+        logger.print_recent_stats()
     if args.save_model and model_save_time != runner.t_env:
         save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
     runner.close_env()
@@ -294,7 +297,7 @@ def args_sanity_check(config: dict, _log) -> dict:
     """Fix or reject inconsistent settings before anything is built."""
     if config["use_cuda"] and not th.cuda.is_available():
         config["use_cuda"] = False
-        _log.warning("CUDA flag use_cuda was switched OFF automatically because no CUDA devices are available!")
+        _log.warning("use_cuda=True but no CUDA device is available: use_cuda switched to False, training on the CPU.")
 
     if config["runner"] == "episode" and config["batch_size_run"] != 1:
         raise ConfigError(f"runner=episode needs batch_size_run=1 (got {config['batch_size_run']}); "

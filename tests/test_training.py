@@ -1,0 +1,165 @@
+"""End-to-end: the training package trains, resumes, evaluates and is reproducible."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch as th
+
+from pymarl_explained import load_config, train
+from pymarl_explained.errors import CheckpointError, ConfigError
+from pymarl_explained.utils.logging import read_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "env_args.map_name": "MarineMicro_MvsM_4",
+    "env_args.backend": "builtin",
+    "t_max": 400,
+    "batch_size": 4,
+    "buffer_size": 8,
+    "test_interval": 200,
+    "test_nepisode": 2,
+    "log_interval": 200,
+    "runner_log_interval": 100,
+    "learner_log_interval": 100,
+    "target_update_interval": 5,
+    "epsilon_anneal_time": 1000,
+    "progress_bar": False,
+    "seed": 3,
+}
+
+
+def tiny_config(tmp_path: Path, alg: str = "qmix", **extra) -> dict:
+    overrides = {**TINY, "local_results_path": str(tmp_path / "results"), **extra}
+    return load_config(alg, "sc2", overrides)
+
+
+@pytest.mark.parametrize("alg", ["qmix", "vdn", "iql"])
+def test_train_api_writes_metrics_curve_and_sacred_run(tmp_path, alg):
+    run = train(tiny_config(tmp_path, alg))
+    assert run.t_env > 400
+    assert run.run_dir.is_dir()
+    for name in ("metrics.jsonl", "curve.png", "config.json", "wallclock.jsonl"):
+        assert (run.run_dir / name).is_file(), name
+    metrics = run.metrics
+    for key in ("return_mean", "test_return_mean", "test_battle_won_mean", "ep_length_mean", "epsilon",
+                "loss", "grad_norm", "td_error_abs", "q_taken_mean", "target_mean"):
+        assert key in metrics, key
+    # the first test phase runs at t_env 0 (last_test_T starts at -test_interval - 1)
+    assert metrics["test_return_mean"][0][0] < 100
+    sacred_config = json.loads((run.sacred_dir / "config.json").read_text())
+    assert sacred_config["env_backend"]["name"] == "builtin"
+    assert sacred_config["env_args"]["difficulty"] == "7"  # real-game-only args are kept
+    assert json.loads((run.sacred_dir / "run.json").read_text())["status"] == "COMPLETED"
+    info = json.loads((run.sacred_dir / "info.json").read_text())
+    assert info["loss_T"] == list(metrics["loss"][0])
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    a = train(tiny_config(tmp_path / "a"))
+    b = train(tiny_config(tmp_path / "b"))
+    assert a.metrics_path.read_bytes() == b.metrics_path.read_bytes()
+    c = train(tiny_config(tmp_path / "c", seed=4))
+    assert c.metrics_path.read_bytes() != a.metrics_path.read_bytes()
+
+
+def test_resume_from_checkpoint_and_evaluate(tmp_path):
+    first = train(tiny_config(tmp_path, save_model=True, save_model_interval=200))
+    steps = sorted(int(p.name) for p in first.models_dir.iterdir())
+    # saved after the first episode, then every save_model_interval, and at the end
+    assert 0 < steps[0] < 61 and steps[-1] == first.t_env and len(steps) >= 3
+    for name in ("agent.th", "mixer.th", "opt.th"):
+        assert (first.models_dir / str(steps[-1]) / name).is_file()
+    assert not list(first.models_dir.rglob("*.tmp*"))
+
+    resumed = train(tiny_config(tmp_path, checkpoint_path=str(first.models_dir), t_max=800))
+    t_loaded = steps[-1]
+    ts = resumed.metrics["return_mean"][0]
+    assert ts[0] > t_loaded  # t_env continues from the loaded step
+    assert resumed.t_env > 800
+    # the loaded agent is the saved one
+    saved = th.load(first.models_dir / str(t_loaded) / "agent.th")
+    assert all(th.is_tensor(v) for v in saved.values())
+
+    closest = train(tiny_config(tmp_path, checkpoint_path=str(first.models_dir), load_step=steps[1] - 3,
+                                evaluate=True, test_nepisode=3))
+    assert closest.t_env == steps[1]
+    assert "test_battle_won_mean" in closest.metrics
+    assert "loss" not in closest.metrics
+
+
+def test_bad_checkpoint_and_evaluate_without_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not a directory"):
+        train(tiny_config(tmp_path, checkpoint_path=str(tmp_path / "missing")))
+    with pytest.raises(ConfigError, match="evaluate=True needs checkpoint_path"):
+        train(tiny_config(tmp_path, evaluate=True))
+    with pytest.raises(ConfigError, match="runner=episode needs batch_size_run=1"):
+        train(tiny_config(tmp_path, batch_size_run=2))
+
+
+def test_parallel_runner_trains(tmp_path):
+    run = train(tiny_config(tmp_path, runner="parallel", batch_size_run=4, test_nepisode=4))
+    metrics = run.metrics
+    assert run.episodes % 4 == 0
+    assert "loss" in metrics and "test_battle_won_mean" in metrics
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "pymarl_explained", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_documents_command_verbatim(tmp_path):
+    """The study documents' command, with a small t_max, writes its sacred run."""
+    out = _cli(["--config=qmix", "--env-config=sc2", "with", "env_args.map_name=MarineMicro_MvsM_4",
+                "t_max=300", "test_nepisode=2", "progress_bar=False", "batch_size=4", "buffer_size=8"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = out.stdout + out.stderr
+    assert "env backend: builtin" in log
+    assert "Recent Stats | t_env:" in log
+    assert "Finished Training" in log
+    run_json = json.loads((tmp_path / "results" / "sacred" / "1" / "run.json").read_text())
+    assert run_json["status"] == "COMPLETED"
+    config = json.loads((tmp_path / "results" / "sacred" / "1" / "config.json").read_text())
+    assert config["t_max"] == 300 and config["env_args"]["map_name"] == "MarineMicro_MvsM_4"
+    (run_dir,) = (tmp_path / "results" / "runs").iterdir()
+    assert (run_dir / "curve.png").is_file()
+    assert "test_battle_won_mean" in read_metrics(run_dir / "metrics.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config=qmx"], "Unknown --config 'qmx'"),
+        (["--env-config=sc3"], "Unknown --env-config 'sc3'"),
+        (["with", "t_mx=10"], "Did you mean 't_max'"),
+        (["with", "t_max=abc"], "expected int"),
+        (["with", "env_args.map_name=4m"], "Unknown map '4m'"),
+        (["with", "runner=fast"], "Unknown runner 'fast'"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line(tmp_path, args, message):
+    out = _cli(args, tmp_path)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_readme_train_command(tmp_path):
+    """`make train` (the README's first command) with a tiny TRAIN_T_MAX."""
+    python = Path(sys.executable)
+    venv = python.parent.parent
+    out = subprocess.run(["make", "-C", str(ROOT), "train", "TRAIN_T_MAX=300", f"VENV={venv}",
+                          f"RESULTS={tmp_path / 'results'}"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    curves = list((tmp_path / "results" / "runs").glob("*/curve.png"))
+    assert len(curves) == 1
+    assert "Training curves:" in out.stdout + out.stderr
