@@ -349,7 +349,7 @@ class ReplayBuffer(EpisodeBatch):
     def __init__(self, scheme: dict, groups: dict, buffer_size: int, max_seq_length: int,
                  preprocess: dict | None = None, device: str | torch.device = "cpu"):
         super().__init__(scheme, groups, buffer_size, max_seq_length, preprocess=preprocess, device=device)
-        self.buffer_size = buffer_size  # same as self.batch_size but more explicit
+        self.buffer_size = buffer_size  # the batch dimension of a buffer counts episode slots
         self.buffer_index = 0
         self.episodes_in_buffer = 0
 

@@ -95,7 +95,7 @@ class BasicMAC:
         mask_before_softmax = getattr(self.args, "mask_before_softmax", True)
         reshaped_avail_actions = avail_actions.reshape(agent_outs.shape[0], -1)
         if mask_before_softmax:
-            # Make the logits for unavailable actions very negative to minimise their effect on the softmax
+            # unavailable actions get a huge negative logit, so the softmax gives them ~0 probability
             agent_outs = agent_outs.masked_fill(reshaped_avail_actions == 0, -1e10)
         agent_outs = torch.nn.functional.softmax(agent_outs, dim=-1)
         if not test_mode:

@@ -71,7 +71,7 @@ class QLearner:
 
         self.optimiser = RMSprop(params=self.params, lr=args.lr, alpha=args.optim_alpha, eps=args.optim_eps)
 
-        # a little wasteful to deepcopy (e.g. duplicates action selector), but should work for any MAC
+        # the target controller: a frozen copy, refreshed every target_update_interval episodes
         self.target_mac = copy.deepcopy(mac)
 
         self.log_stats_t = -self.args.learner_log_interval - 1
@@ -84,11 +84,11 @@ class QLearner:
         mac_out = []
         for t in range(batch.max_seq_length):
             mac_out.append(mac.forward(batch, t=t))
-        return torch.stack(mac_out, dim=1)  # Concat over time
+        return torch.stack(mac_out, dim=1)  # (B, T, n_agents, n_actions)
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """One gradient step on ``batch``; returns the stats of this step (see the class docstring)."""
-        # Get the relevant quantities
+        # the step-t quantities; the last stored step only serves as a bootstrap state
         rewards = batch["reward"][:, :-1]
         actions = batch["actions"][:, :-1]
         terminated = batch["terminated"][:, :-1].float()
@@ -97,20 +97,20 @@ class QLearner:
         mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
         avail_actions = batch["avail_actions"]
 
-        # Calculate estimated Q-Values
+        # online Q-values at every stored step
         mac_out = self._agent_outputs(self.mac, batch)
-        # Pick the Q-Values for the actions taken by each agent
+        # Q of the action each agent actually took
         chosen_action_qvals = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():  # PyMARL builds this graph and never uses it; detached targets are equal
-            # Calculate the Q-Values necessary for the target; we don't need the first step's estimate
+            # target Q-values for steps 1..T-1 (step 0 is never a next state)
             target_mac_out = self._agent_outputs(self.target_mac, batch)[:, 1:].clone()
-            # Mask out unavailable actions
+            # an unavailable action can never be the bootstrap action
             target_mac_out[avail_actions[:, 1:] == 0] = UNAVAILABLE_Q
 
-            # Max over target Q-Values
+            # the bootstrap value of the next state
             if self.args.double_q:
-                # Get actions that maximise live Q (for double q-learning)
+                # double Q: the online network picks the action, the target network scores it
                 mac_out_detach = mac_out.clone().detach()
                 mac_out_detach[avail_actions == 0] = UNAVAILABLE_Q
                 cur_max_actions = mac_out_detach[:, 1:].max(dim=3, keepdim=True)[1]
@@ -121,25 +121,23 @@ class QLearner:
             if self.mixer is not None:
                 target_max_qvals = self.target_mixer(target_max_qvals, batch["state"][:, 1:])
 
-        # Mix
+        # per-agent values -> Q_tot with the state of the same step
         if self.mixer is not None:
             chosen_action_qvals = self.mixer(chosen_action_qvals, batch["state"][:, :-1])
 
-        # Calculate 1-step Q-Learning targets
+        # one-step TD targets; no bootstrap after a real termination
         targets = rewards + self.args.gamma * (1 - terminated) * target_max_qvals
 
-        # Td-error
         td_error = chosen_action_qvals - targets.detach()
 
         mask = mask.expand_as(td_error)
 
-        # 0-out the targets that came from padded data
+        # steps past the end of an episode do not count
         masked_td_error = td_error * mask
 
-        # Normal L2 loss, take mean over actual data
+        # mean squared TD error over the real steps only
         loss = (masked_td_error**2).sum() / mask.sum()
 
-        # Optimise
         self.optimiser.zero_grad()
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
@@ -188,7 +186,7 @@ class QLearner:
 
     def load_models(self, path: str | os.PathLike) -> None:
         self.mac.load_models(path)
-        # Not quite right but we don't want to save target networks
+        # target networks are not saved: loading copies the saved online weights into them
         self.target_mac.load_models(path)
         if self.mixer is not None:
             load_state_dict_checked(self.mixer, os.path.join(path, "mixer.th"))
