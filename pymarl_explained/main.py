@@ -70,6 +70,8 @@ def my_main(_run, _config, _log) -> dict[str, Any]:
     np.random.seed(config["seed"] % 2**32)
     th.manual_seed(config["seed"])
     config["env_args"]["seed"] = config["seed"]
+    if config.get("torch_threads"):
+        th.set_num_threads(config["torch_threads"])
 
     try:
         return run(_run, config, _log)

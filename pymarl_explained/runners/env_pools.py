@@ -122,6 +122,20 @@ class SubprocEnvPool:
             p.start()
             self.ps.append(p)
 
+    def _dead(self, i: int) -> EnvironmentSetupError:
+        proc = self.ps[i]
+        proc.join(timeout=1)
+        return EnvironmentSetupError(
+            f"Environment worker {i} (pid {proc.pid}) died with exit code {proc.exitcode}; "
+            "see its error above. The run stops instead of waiting forever."
+        )
+
+    def _send(self, i: int, cmd: str, data: Any = None) -> None:
+        try:
+            self.parent_conns[i].send((cmd, data))
+        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+            raise self._dead(i) from exc
+
     def _recv(self, i: int) -> Any:
         """Wait for worker ``i``'s answer, raising instead of hanging if it died."""
         conn, proc = self.parent_conns[i], self.ps[i]
@@ -129,20 +143,17 @@ class SubprocEnvPool:
         while not conn.poll(1.0):
             waited += 1.0
             if not proc.is_alive():
-                raise EnvironmentSetupError(
-                    f"Environment worker {i} (pid {proc.pid}) died with exit code {proc.exitcode}; "
-                    "see its error above. The run stops instead of waiting forever."
-                )
+                raise self._dead(i)
             if waited >= self.timeout_s:
                 raise EnvironmentSetupError(f"Environment worker {i} did not answer within {self.timeout_s:.0f} s.")
         try:
             return conn.recv()
-        except EOFError as exc:
-            raise EnvironmentSetupError(f"Environment worker {i} closed its pipe unexpectedly.") from exc
+        except (EOFError, ConnectionResetError) as exc:
+            raise self._dead(i) from exc
 
     def _ask_all(self, cmd: str, data: Any = None) -> list[Any]:
-        for conn in self.parent_conns:
-            conn.send((cmd, data))
+        for i in range(self.n_envs):
+            self._send(i, cmd, data)
         return [self._recv(i) for i in range(self.n_envs)]
 
     def reset(self) -> Obs:
@@ -152,7 +163,7 @@ class SubprocEnvPool:
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, dict], Obs]:
         idx = np.flatnonzero(active)
         for i in idx:
-            self.parent_conns[i].send(("step", actions[i]))
+            self._send(i, "step", actions[i])
         answers = {i: self._recv(i) for i in idx}
         reward = np.zeros(self.n_envs, dtype=np.float32)
         terminated = np.zeros(self.n_envs, dtype=bool)
@@ -169,14 +180,14 @@ class SubprocEnvPool:
         return reward, terminated, ended, obs
 
     def get_env_info(self) -> dict:
-        self.parent_conns[0].send(("get_env_info", None))
+        self._send(0, "get_env_info")
         return self._recv(0)
 
     def get_stats(self) -> dict:
         return self._ask_all("get_stats")[0]
 
     def save_replay(self):
-        self.parent_conns[0].send(("save_replay", None))
+        self._send(0, "save_replay")
         return self._recv(0)
 
     def close(self) -> None:

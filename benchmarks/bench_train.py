@@ -1,0 +1,120 @@
+"""Training benchmarks: QMIX train-step time, and end-to-end env steps per second of training.
+
+1. Train step: one ``QLearner.train`` call on a batch of 32 MarineMicro_MvsM_4 episodes of 61
+   steps (the longest possible: every episode filled to the episode limit), with the per-step
+   agent unroll (PyMARL's loop) and the whole-sequence unroll side by side in the same run,
+   interleaved, median of several repeats, reported as a ratio.
+2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
+   runner, batch 32, buffer 5000), env steps per second including acting, training and tests.
+
+    python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import statistics
+import tempfile
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import torch as th
+
+from pymarl_explained import load_config, train
+from pymarl_explained.components.episode_buffer import EpisodeBatch
+from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
+from pymarl_explained.learners import REGISTRY as le_REGISTRY
+from pymarl_explained.run import build_scheme
+
+
+class _NullLogger:
+    console_logger = logging.getLogger("bench")
+
+    def log_stat(self, *args, **kwargs) -> None:
+        pass
+
+
+def _full_batch(args, scheme, groups, preprocess, batch_size: int = 32, T: int = 61) -> EpisodeBatch:
+    """A batch of ``batch_size`` episodes, all ``T`` steps filled, random but valid contents."""
+    rng = np.random.default_rng(0)
+    batch = EpisodeBatch(scheme, groups, batch_size, T, preprocess=preprocess)
+    n, a = args.n_agents, args.n_actions
+    avail = np.ones((batch_size, T, n, a), dtype=np.int32)
+    avail[..., 0] = 0
+    batch.update({
+        "state": rng.standard_normal((batch_size, T, args.state_shape)).astype(np.float32),
+        "obs": rng.standard_normal((batch_size, T, n, args.obs_shape)).astype(np.float32),
+        "avail_actions": avail,
+        "actions": rng.integers(1, a, size=(batch_size, T, n, 1)),
+        "reward": rng.random((batch_size, T, 1)).astype(np.float32),
+        "terminated": np.zeros((batch_size, T, 1), dtype=np.uint8),
+    })
+    return batch
+
+
+def bench_train_step(repeats: int) -> dict[str, float]:
+    config = load_config("qmix", "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
+    env_info = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
+    args = SimpleNamespace(**config, device="cpu", **{k: v for k, v in env_info.items() if k != "episode_limit"})
+    scheme, groups, preprocess = build_scheme(env_info)
+    probe = EpisodeBatch(scheme, groups, 1, 61, preprocess=preprocess)
+    th.manual_seed(0)
+    learners = {}
+    for fast in (False, True):
+        a = copy.copy(args)
+        a.learner_fast_unroll = fast
+        th.manual_seed(0)
+        mac = mac_REGISTRY["basic_mac"](probe.scheme, groups, a)
+        learners[fast] = le_REGISTRY["q_learner"](mac, probe.scheme, _NullLogger(), a)
+    batch = _full_batch(args, scheme, groups, preprocess)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for fast in (False, True):  # warm-up
+        learners[fast].train(batch, 0, 0)
+    for _ in range(repeats):
+        for fast in (False, True):
+            start = time.perf_counter()
+            learners[fast].train(batch, 0, 0)
+            times[fast].append(time.perf_counter() - start)
+    per_step = statistics.median(times[False]) * 1e3
+    fast = statistics.median(times[True]) * 1e3
+    return {"per_step_ms": per_step, "sequence_ms": fast, "ratio": per_step / fast}
+
+
+def bench_end_to_end(steps: int) -> dict[str, float]:
+    logging.getLogger("pymarl").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config("qmix", "sc2", {
+            "env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps,
+            "seed": 0, "progress_bar": False, "local_results_path": tmp,
+        })
+        start = time.perf_counter()
+        run = train(config)
+        elapsed = time.perf_counter() - start
+    return {"env_steps": run.t_env, "seconds": elapsed, "steps_per_s": run.t_env / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--e2e-steps", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        th.set_num_threads(args.threads)
+    print(f"torch {th.__version__}, {th.get_num_threads()} threads")
+    r = bench_train_step(args.repeats)
+    print(f"QMIX train step, 32 episodes x 61 steps, MarineMicro_MvsM_4 (median of {args.repeats}):")
+    print(f"  per-step unroll (PyMARL)  {r['per_step_ms']:8.1f} ms")
+    print(f"  whole-sequence unroll     {r['sequence_ms']:8.1f} ms")
+    print(f"  ratio                     {r['ratio']:8.2f}x")
+    if args.e2e_steps:
+        e = bench_end_to_end(args.e2e_steps)
+        print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "
+              f"= {e['steps_per_s']:.0f} env steps/s")
+
+
+if __name__ == "__main__":
+    main()
