@@ -226,8 +226,9 @@ def run_sequential(args, logger) -> dict[str, Any]:
         n_test_runs = max(1, args.test_nepisode // runner.batch_size)
         if (runner.t_env - last_test_T) / args.test_interval >= 1.0:
             logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
-            logger.console_logger.info("Estimated time left: {}. Time passed: {}".format(
-                time_left(last_time, last_test_T, runner.t_env, args.t_max), time_str(time.time() - start_time)))
+            remaining = time_left(last_time, last_test_T, runner.t_env, args.t_max)
+            passed = time_str(time.time() - start_time)
+            logger.console_logger.info(f"Estimated time left: {remaining}. Time passed: {passed}")
             last_time = time.time()
 
             last_test_T = runner.t_env

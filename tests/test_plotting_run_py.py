@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pymarl_explained.components.episode_buffer import ReplayBuffer  # noqa: E402
@@ -15,6 +17,13 @@ from pymarl_explained.plotting.run_py import (  # noqa: E402
     scheme_rows,
 )
 from pymarl_explained.run import build_scheme  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
 
 ENV_INFO = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
 

@@ -109,8 +109,9 @@ def plot_episode_batch(batch: Any, episode: int = 0, title: str | None = None) -
         last = n_filled - 1
         ax.axvline(last - 0.5, color="tab:red", linewidth=1.2)
         ax.axvline(last + 0.5, color="0.3", linewidth=1.2, linestyle="--")
-        ax.annotate(f"extra row t={last}\n(final obs + action)", xy=(last, -0.5), xytext=(last, -1.6),
-                    ha="center", fontsize=7, color="tab:red", annotation_clip=False)
+        if last + 1 < T_max:
+            ax.text(last + 0.8, 0, f"<- extra row t={last}: final obs + extra action", ha="left",
+                    va="center", fontsize=7, color="tab:red")
         if last + 1 < T_max:
             ax.text((last + T_max) / 2, len(rows) / 2 - 0.5, "padding: filled = 0", ha="center",
                     va="center", fontsize=8, color="0.35")
@@ -120,6 +121,6 @@ def plot_episode_batch(batch: Any, episode: int = 0, title: str | None = None) -
     ax.set_xticks(range(0, T_max, step))
     ax.set_xlabel("t")
     ax.set_title(title or f"episode {episode} of the batch: {n_filled - 1} steps, max_seq_length {T_max}",
-                 fontsize=9, pad=22)
+                 fontsize=9)
     fig.tight_layout()
     return fig

@@ -7,8 +7,8 @@
 - :func:`plot_training_timeline`: ``run_sequential``'s loop iteration by iteration: ``t_env``,
   the buffer filling up, the iterations that trained and the test phases.
 
-Each helper returns a matplotlib Figure; the notebook shows it (``plt.show()``) and saves it with
-:func:`pymarl_explained.plotting.save_figure`.
+Each helper returns a pyplot Figure; the notebook saves it with
+:func:`pymarl_explained.plotting.save_figure` and shows it with ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -48,7 +49,7 @@ def plot_config_layers(layers: Sequence[tuple[str, Mapping[str, Any]]], keys: Se
     (or that winning value when ``final`` is None).
     """
     n_rows, n_cols = len(keys), len(layers) + 1
-    fig = Figure(figsize=(1.9 * n_cols + 1.8, 0.42 * n_rows + 1.3), layout="constrained")
+    fig = plt.figure(figsize=(1.9 * n_cols + 1.8, 0.42 * n_rows + 1.3), layout="constrained")
     ax = fig.subplots()
     ax.set_xlim(0, n_cols)
     ax.set_ylim(n_rows, -0.9)
@@ -123,7 +124,7 @@ def plot_scheme_shapes(batch: Any, title: str | None = None) -> Figure:
               f"{r['MiB']:.2f}"] for r in rows]
     total = sum(r["MiB"] for r in rows)
     cells.append(["total", "", "", "", "", f"{total:.2f}"])
-    fig = Figure(figsize=(8.6, 0.36 * len(cells) + 1.0), layout="constrained")
+    fig = plt.figure(figsize=(8.6, 0.36 * len(cells) + 1.0), layout="constrained")
     ax = fig.subplots()
     ax.axis("off")
     table = ax.table(cellText=cells, colLabels=columns, loc="center", cellLoc="center",
@@ -161,7 +162,7 @@ def plot_training_timeline(records: Sequence[Mapping[str, Any]], batch_size: int
     trained = np.array([bool(r["trained"]) for r in records])
     tested = np.array([bool(r["tested"]) for r in records])
 
-    fig = Figure(figsize=(9, 5.6), layout="constrained")
+    fig = plt.figure(figsize=(9, 5.6), layout="constrained")
     ax_t, ax_b = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     for i in it[tested]:
         ax_t.axvspan(i - 0.4, i + 0.4, color="#c9e3c9", zorder=0)

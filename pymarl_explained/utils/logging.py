@@ -82,7 +82,7 @@ class Logger:
                 continue
             i += 1
             window = 5 if k != "epsilon" else 1
-            item = "{:.4f}".format(float(np.mean([float(x[1]) for x in v[-window:]])))
+            item = f"{float(np.mean([float(x[1]) for x in v[-window:]])):.4f}"
             log_str += "{:<25}{:>8}".format(k + ":", item)
             log_str += "\n" if i % 4 == 0 else "\t"
         self.console_logger.info(log_str)
@@ -96,8 +96,13 @@ class Logger:
             self.tb_writer.close()
 
 
-def get_logger(level: int = logging.INFO) -> logging.Logger:
-    """PyMARL's console logger: ``[INFO 12:34:56] pymarl Message``."""
+def get_logger(level: int | str | None = None) -> logging.Logger:
+    """PyMARL's console logger: ``[INFO 12:34:56] pymarl Message``.
+
+    The level is INFO unless set: by ``level``, or earlier (``--debug``, or a notebook's
+    ``logging.getLogger("pymarl").setLevel(logging.WARNING)``). A bug fixed: every call used to
+    reset it to INFO, so ``build_experiment`` undid ``--debug``.
+    """
     logger = logging.getLogger("pymarl")
     if not logger.handlers:
         handler = logging.StreamHandler()
@@ -105,7 +110,10 @@ def get_logger(level: int = logging.INFO) -> logging.Logger:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
         logger.propagate = False
-    logger.setLevel(level)
+    if level is not None:
+        logger.setLevel(level)
+    elif logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
     return logger
 
 
