@@ -222,7 +222,7 @@ def test_coma_learner_trains_with_padding(mode):
     # the target critic is refreshed once target_update_interval critic steps have passed
     learner.train(batch, t_env=1, episode_num=8)
     target_equal = all(torch.equal(a, b) for a, b in zip(learner.critic.parameters(),
-                                                           learner.target_critic.parameters()))
+                                                           learner.target_critic.parameters(), strict=True))
     assert target_equal == (mode == "seq")
 
 
@@ -290,7 +290,8 @@ def test_qtran_learner_trains(double_q):
     assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
     assert [s[0] for s in learner.logger.stats] == list(stats)
     # target update after target_update_interval episodes
-    assert all(torch.equal(a, b) for a, b in zip(learner.mixer.parameters(), learner.target_mixer.parameters()))
+    pairs = zip(learner.mixer.parameters(), learner.target_mixer.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     with pytest.raises(ConfigError, match="qtran_base"):
         build_learner("qtran", mixer="qmix")
 
@@ -314,9 +315,9 @@ def test_checkpoint_save_and_load(tmp_path, kind, files):
     nets = ["critic", "target_critic"] if kind == "coma" else ["mixer", "target_mixer"]
     saved = learner.critic if kind == "coma" else learner.mixer
     for name in nets:  # the target network starts as the loaded online network
-        for a, b in zip(saved.state_dict().values(), getattr(fresh, name).state_dict().values()):
+        for a, b in zip(saved.state_dict().values(), getattr(fresh, name).state_dict().values(), strict=True):
             assert torch.equal(a, b), name
-    for a, b in zip(learner.mac.agent.state_dict().values(), fresh.mac.agent.state_dict().values()):
+    for a, b in zip(learner.mac.agent.state_dict().values(), fresh.mac.agent.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     optimisers = ["agent_optimiser", "critic_optimiser"] if kind == "coma" else ["optimiser"]
     for name in optimisers:
@@ -324,10 +325,9 @@ def test_checkpoint_save_and_load(tmp_path, kind, files):
         assert old.keys() == new.keys() and old
         for key in old:
             assert torch.equal(old[key]["square_avg"], new[key]["square_avg"])
-    # both keep training after loading
-    assert torch.isfinite(torch.tensor(fresh.train(random_batch(seed=1), t_env=0, episode_num=0)["grad_norm"]
-                                       if kind == "qtran" else
-                                       fresh.train(random_batch(seed=1), t_env=0, episode_num=0)["coma_loss"]))
+    # the loaded learner keeps training
+    stats = fresh.train(random_batch(seed=1), t_env=0, episode_num=0)
+    assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
 
 
 # ---------------------------------------------------------------------------- every config trains
