@@ -49,6 +49,7 @@ from pymarl_explained.utils.config_utils import (  # noqa: E402
     recursive_dict_update,
 )
 from pymarl_explained.utils.logging import get_logger, read_metrics  # noqa: E402
+from pymarl_explained.utils.multi_algs import expand_multi_algs  # noqa: E402
 
 # PyMARL captures the output at the file-descriptor level ("fd"); "sys" also works in Jupyter.
 SETTINGS["CAPTURE_MODE"] = "sys"
@@ -155,6 +156,8 @@ def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
 
     # --key=value extras (OMG), then sacred's `with key=value`: both checked against the config
     other = _get_other_config(params)
+    # OMG fork: --multi_algs puts algs/<train_alg>.yaml under the composite config (utils/multi_algs.py)
+    config_dict = expand_multi_algs(config_dict, alg_config, {**other, **_with_overrides(params)})
     for key, value in other.items():
         other[key] = check_override(config_dict, key, value)
     recursive_dict_update(config_dict, other)

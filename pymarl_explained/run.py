@@ -37,6 +37,7 @@ from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
 from pymarl_explained.utils.atomic import atomic_write_text
 from pymarl_explained.utils.logging import Logger
+from pymarl_explained.utils.multi_algs import OMG_LEARNERS, check_omg_buffer, omg_preflight
 from pymarl_explained.utils.timehelper import time_left, time_str
 
 
@@ -149,7 +150,20 @@ def build_scheme(env_info: dict) -> tuple[dict, dict, dict]:
 
 
 def run_sequential(args, logger) -> dict[str, Any]:
-    """Build everything, then alternate collecting episodes and training until ``t_max``."""
+    """Build everything, then alternate collecting episodes and training until ``t_max``.
+
+    OMG fork (marked "OMG fork:" below; the plain path is unchanged): for the learners
+    q_learner_4am and omg_learner, t_max and batch_size are multiplied by n_agents before
+    anything is built, each iteration collects n_agents episodes (inserting each, with its
+    agent_idx when agent_shift is set), and the learner regroups the sample (seed 003).
+    """
+    # OMG fork: composite-config checks; n_agents from the map, so the batch sizing can come first
+    omg_preflight(args)
+    if args.learner in OMG_LEARNERS:  # ["q_learner_4am", "omg_learner"]
+        args.t_max *= args.n_agents
+        args.batch_size *= args.n_agents
+        check_omg_buffer(args)
+
     # the runner builds the env, so it is built first: its sizes shape everything else
     runner = lookup(r_REGISTRY, args.runner, "runner")(args=args, logger=logger)
 
@@ -160,6 +174,8 @@ def run_sequential(args, logger) -> dict[str, Any]:
     args.obs_shape = env_info["obs_shape"]
 
     scheme, groups, preprocess = build_scheme(env_info)
+    if getattr(args, "multi_algs", False):  # OMG fork: the episode's agent_shift
+        scheme["agent_idx"] = {"vshape": (1,), "dtype": th.long, "episode_const": True}
 
     buffer = ReplayBuffer(scheme, groups, args.buffer_size, env_info["episode_limit"] + 1,
                           preprocess=preprocess,
@@ -207,8 +223,13 @@ def run_sequential(args, logger) -> dict[str, Any]:
     while runner.t_env <= args.t_max:
         t_before = runner.t_env
         # one training episode (batch_size_run of them with the parallel runner)
-        episode_batch = runner.run(test_mode=False)
-        buffer.insert_episode_batch(episode_batch)
+        # OMG fork: q_learner_4am / omg_learner run n_agents episodes per iteration (seed 003)
+        batch_runs = args.n_agents if args.learner in OMG_LEARNERS else 1
+        for _ in range(batch_runs):
+            episode_batch = runner.run(test_mode=False)
+            if getattr(args, "agent_shift", 0):
+                episode_batch.update({"agent_idx": [args.agent_shift]}, ts=0)
+            buffer.insert_episode_batch(episode_batch)
 
         if buffer.can_sample(args.batch_size):
             episode_sample = buffer.sample(args.batch_size)
@@ -243,7 +264,7 @@ def run_sequential(args, logger) -> dict[str, Any]:
             model_save_time = runner.t_env
             save_checkpoint(args, learner, runner.t_env, logger)
 
-        episode += args.batch_size_run
+        episode += args.batch_size_run * batch_runs  # OMG fork: batch_runs is 1 on the plain path
 
         if (runner.t_env - last_log_T) >= args.log_interval:
             logger.log_stat("episode", episode, runner.t_env)

@@ -180,7 +180,13 @@ def load_config(
 
         config = load_config("qmix", "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
     """
+    from pymarl_explained.utils.multi_algs import expand_multi_algs
+
     config = load_yaml_config("default")
     recursive_dict_update(config, load_yaml_config(env, "envs"))
-    recursive_dict_update(config, load_yaml_config(alg, "algs"))
+    alg_config = load_yaml_config(alg, "algs")
+    recursive_dict_update(config, alg_config)
+    # OMG fork: a composite config (multi_algs) puts algs/<train_alg>.yaml under itself
+    config = expand_multi_algs(config, alg_config, {k: parse_value(v) if isinstance(v, str) else v
+                                                    for k, v in (overrides or {}).items()})
     return apply_overrides(config, overrides)
