@@ -149,6 +149,6 @@ def plot_buffer_history(snapshots: Sequence[Mapping[str, Any]], max_t: int | Non
             ax_map.get_yticklabels()[i].set_color("red")
         ax_map.set_xlabel("t", fontsize=8)
         ax_map.tick_params(axis="x", labelsize=7)
-        ax_map.set_title("filled mask (black = a stored step)", fontsize=9)
+        ax_map.set_title("filled mask (grey = a stored step, white = padding)", fontsize=9)
     fig.tight_layout()
     return fig
