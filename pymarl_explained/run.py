@@ -92,7 +92,12 @@ def write_curve(run_dir: Path, title: str) -> Path | None:
         fig = plot_training_curves(run_dir / "metrics.jsonl", title=title)
     except ValueError:
         return None
-    return save_figure(fig, run_dir / "curve.png")
+    import matplotlib.pyplot as plt
+
+    try:
+        return save_figure(fig, run_dir / "curve.png")
+    finally:
+        plt.close(fig)
 
 
 def evaluate_sequential(args, runner) -> None:

@@ -1,7 +1,7 @@
 """Plot helpers used by the command line (the curve at the end of ``make train``) and the notebooks.
 
-Every helper returns a matplotlib Figure and leaves showing it to the caller (``plt.show()`` in a
-notebook). :func:`save_figure` writes PNGs reproducibly (no software/date metadata) and atomically.
+Every helper returns a pyplot Figure and leaves showing it to the caller (``plt.show()`` in a
+notebook; scripts close it after saving). :func:`save_figure` writes PNGs reproducibly (no software/date metadata) and atomically.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def plot_training_curves(metrics: Series | str | Path, keys: Sequence[str] = TRA
     if not present:
         raise ValueError(f"None of {list(keys)} was logged; logged stats: {sorted(series)}")
     nrows = -(-len(present) // ncols)
-    fig = Figure(figsize=(3.2 * min(ncols, len(present)), 2.6 * nrows), layout="constrained")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(3.2 * min(ncols, len(present)), 2.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, min(ncols, len(present)), squeeze=False).ravel()
     for ax, key in zip(axes, present, strict=False):
         t, v = series[key]
