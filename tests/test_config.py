@@ -67,7 +67,8 @@ def test_bad_overrides(key, value, message):
 
 
 def test_unknown_config_names_list_valid_ones():
-    with pytest.raises(ConfigError, match=r"Unknown --config 'qmx'. Did you mean 'qmix'.*Valid names: .*iql, .*qmix, .*vdn"):
+    message = r"Unknown --config 'qmx'. Did you mean 'qmix'.*Valid names: .*iql, .*qmix, .*vdn"
+    with pytest.raises(ConfigError, match=message):
         load_config("qmx")
     with pytest.raises(ConfigError, match="Unknown --env-config 'sc3'"):
         load_config("qmix", "sc3")

@@ -56,8 +56,8 @@ def test_sweep_runs_a_2x1_grid_and_exports(tmp_path, capsys):
     for name in ("qmix__seed0", "iql__seed0"):
         assert (tmp_path / "sw" / f"{name}.ipynb").is_file()
     exported = sorted(p.name for p in (tmp_path / "export").iterdir())
-    assert exported == ["iql__MarineMicro_MvsM_4__seed0.metrics.jsonl", "iql__MarineMicro_MvsM_4__seed0.wallclock.jsonl",
-                        "qmix__MarineMicro_MvsM_4__seed0.metrics.jsonl", "qmix__MarineMicro_MvsM_4__seed0.wallclock.jsonl"]
+    assert exported == [f"{alg}__MarineMicro_MvsM_4__seed0.{kind}.jsonl"
+                        for alg in ("iql", "qmix") for kind in ("metrics", "wallclock")]
 
 
 def test_sweep_reports_failures_and_keeps_finished_runs(tmp_path, capsys):

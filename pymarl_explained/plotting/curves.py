@@ -1,7 +1,8 @@
 """Plot helpers used by the command line (the curve at the end of ``make train``) and the notebooks.
 
 Every helper returns a pyplot Figure and leaves showing it to the caller (``plt.show()`` in a
-notebook; scripts close it after saving). :func:`save_figure` writes PNGs reproducibly (no software/date metadata) and atomically.
+notebook; scripts close it after saving). :func:`save_figure` writes PNGs reproducibly (no
+software/date metadata) and atomically.
 """
 
 from __future__ import annotations
