@@ -65,8 +65,8 @@ def random_batch(batch_size=4, T=6, seed=0):
 
 # ---------------------------------------------------------------------- agent
 def test_registries():
-    assert agent_REGISTRY == {"rnn": RNNAgent}
-    assert mac_REGISTRY == {"basic_mac": BasicMAC}
+    assert agent_REGISTRY["rnn"] is RNNAgent
+    assert mac_REGISTRY["basic_mac"] is BasicMAC
 
 
 def test_rnn_agent_shapes_and_zero_hidden():

@@ -49,9 +49,14 @@ class BasicMAC:
 
         The forward pass runs for the whole batch (every hidden state advances); only the
         selection is restricted to ``bs`` (the parallel runner's envs that are still running).
+
+        Acting needs no gradients, so the forward pass runs under ``torch.no_grad()``. PyMARL
+        defect fixed: it recorded an autograd graph at every acting step (slower, and a hidden
+        state holding a graph cannot be deep-copied, so a learner built after acting failed).
         """
         avail_actions = ep_batch["avail_actions"][:, t_ep]
-        agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
+        with torch.no_grad():
+            agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
         chosen_actions = self.action_selector.select_action(
             agent_outputs[bs], avail_actions[bs], t_env, test_mode=test_mode
         )
