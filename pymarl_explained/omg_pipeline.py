@@ -214,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--egos", default=",".join(EGOS), help="stage 3: egos to train (default: iql_omg,iql_ego)")
     parser.add_argument("--verbose", action="store_true", help="show every run's log")
+    for key in ("teammate_t_max", "vae_t_max", "ego_t_max", "test_nepisode"):
+        parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override the scale's {key}")
     args = parser.parse_args(argv)
-    scale = SCALES["tiny" if args.small else "small"]
+    scale = dict(SCALES["tiny" if args.small else "small"])
+    for key in ("teammate_t_max", "vae_t_max", "ego_t_max", "test_nepisode"):
+        if getattr(args, key) is not None:
+            scale[key] = getattr(args, key)
     quiet = not args.verbose
     egos = tuple(e for e in args.egos.split(",") if e)
     if any(e not in EGOS for e in egos):
