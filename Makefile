@@ -31,8 +31,8 @@ lint: install
 	$(VENV)/bin/ruff check pymarl_explained tests benchmarks
 
 test: install lint
-	$(PY) -m pytest -q tests
-	$(if $(NBVAL_NOTEBOOKS),$(PY) -m pytest -q --nbval --nbval-current-env \
+	$(PY) -m pytest -q -n 2 tests
+	$(if $(NBVAL_NOTEBOOKS),$(PY) -m pytest -q -n 2 --dist loadfile --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(NBVAL_NOTEBOOKS))
 
 notebooks: install
