@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep: unknown config(s) {unknown}; valid: {', '.join(available_configs('algs'))}", file=sys.stderr)
         return 2
     extra = parse_extra(args.param)
-    points = [GridPoint(c, s, args.map_name, args.t_max, extra) for c in args.configs for s in args.seeds]
+    # seed-major order: if the sweep is stopped early, every algorithm has its first seeds
+    points = [GridPoint(c, s, args.map_name, args.t_max, extra) for s in args.seeds for c in args.configs]
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(args.jobs, len(points)))
     print(f"sweep: {len(points)} runs ({' '.join(args.configs)} x seeds {args.seeds}) on {args.map_name}, "
