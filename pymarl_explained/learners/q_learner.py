@@ -30,9 +30,9 @@ from pymarl_explained.errors import ConfigError
 from pymarl_explained.modules.mixers.qmix import QMixer
 from pymarl_explained.modules.mixers.vdn import VDNMixer
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q, bootstrap_qvals  # noqa: F401 (re-exported)
 
 MIXERS = {"vdn": VDNMixer, "qmix": QMixer}
-UNAVAILABLE_Q = -9999999  # PyMARL's value for "never pick this action" in the targets
 
 _module_logger = logging.getLogger(__name__)
 
@@ -103,20 +103,10 @@ class QLearner:
         chosen_action_qvals = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():  # PyMARL builds this graph and never uses it; detached targets are equal
-            # target Q-values for steps 1..T-1 (step 0 is never a next state)
-            target_mac_out = self._agent_outputs(self.target_mac, batch)[:, 1:].clone()
-            # an unavailable action can never be the bootstrap action
-            target_mac_out[avail_actions[:, 1:] == 0] = UNAVAILABLE_Q
-
-            # the bootstrap value of the next state
-            if self.args.double_q:
-                # double Q: the online network picks the action, the target network scores it
-                mac_out_detach = mac_out.clone().detach()
-                mac_out_detach[avail_actions == 0] = UNAVAILABLE_Q
-                cur_max_actions = mac_out_detach[:, 1:].max(dim=3, keepdim=True)[1]
-                target_max_qvals = torch.gather(target_mac_out, 3, cur_max_actions).squeeze(3)
-            else:
-                target_max_qvals = target_mac_out.max(dim=3)[0]
+            # target Q-values for steps 1..T-1 (step 0 is never a next state); double Q: the online
+            # network picks the action, the target network scores it; never an unavailable action
+            target_mac_out = self._agent_outputs(self.target_mac, batch)
+            target_max_qvals = bootstrap_qvals(mac_out, target_mac_out, avail_actions, self.args.double_q)
 
             if self.mixer is not None:
                 target_max_qvals = self.target_mixer(target_max_qvals, batch["state"][:, 1:])

@@ -41,8 +41,8 @@ from pymarl_explained.components.episode_buffer import EpisodeBatch
 from pymarl_explained.controllers.basic_controller import load_state_dict_checked
 from pymarl_explained.controllers.om_controller import MultiModuleMAC
 from pymarl_explained.errors import ConfigError
-from pymarl_explained.learners.q_learner import UNAVAILABLE_Q
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.rl_utils import bootstrap_qvals
 
 _module_logger = logging.getLogger(__name__)
 
@@ -135,16 +135,8 @@ class QLearner4AM:
         avail_actions = batch["avail_actions"]
 
         chosen = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
+        target_max = bootstrap_qvals(mac_out, target_out, avail_actions, self.args.double_q)
         with torch.no_grad():
-            target_out = target_out[:, 1:].clone()
-            target_out[avail_actions[:, 1:] == 0] = UNAVAILABLE_Q
-            if self.args.double_q:
-                online = mac_out.detach().clone()
-                online[avail_actions == 0] = UNAVAILABLE_Q
-                best = online[:, 1:].max(dim=3, keepdim=True)[1]
-                target_max = torch.gather(target_out, 3, best).squeeze(3)
-            else:
-                target_max = target_out.max(dim=3)[0]
             targets = rewards + self.args.gamma * (1 - terminated) * target_max
         td_error = (chosen - targets) * mask
         n = mask.sum().clamp(min=1)

@@ -34,8 +34,7 @@ from pymarl_explained.controllers.basic_controller import load_state_dict_checke
 from pymarl_explained.errors import ConfigError
 from pymarl_explained.modules.mixers.qtran import QTranBase
 from pymarl_explained.utils.atomic import atomic_save
-
-UNAVAILABLE_Q = -9999999  # an unavailable action can never be a greedy action
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
 _module_logger = logging.getLogger(__name__)
 

@@ -52,3 +52,26 @@ def build_td_lambda_targets(
         one_step = rewards[:, t] + (1 - td_lambda) * gamma * target_qs[:, t + 1] * (1 - terminated[:, t])
         returns[:, t] = td_lambda * gamma * returns[:, t + 1] + mask[:, t] * one_step
     return returns[:, :-1]
+
+
+UNAVAILABLE_Q = -9999999
+"""PyMARL's Q-value for actions that must never be chosen when bootstrapping."""
+
+
+def bootstrap_qvals(mac_out: torch.Tensor, target_mac_out: torch.Tensor, avail_actions: torch.Tensor,
+                    double_q: bool) -> torch.Tensor:
+    """Per-agent value of the next state for one-step Q-learning targets, steps 1..T-1.
+
+    ``mac_out`` and ``target_mac_out``: online and target Q-values (B, T, n_agents, n_actions) for
+    every stored step; ``avail_actions`` the matching 0/1 masks. An unavailable action is never
+    the bootstrap action. With ``double_q`` the online network picks the action and the target
+    network scores it; otherwise the target network's own maximum. Returns (B, T-1, n_agents),
+    without gradient.
+    """
+    with torch.no_grad():
+        target_next = target_mac_out[:, 1:].masked_fill(avail_actions[:, 1:] == 0, UNAVAILABLE_Q)
+        if not double_q:
+            return target_next.max(dim=3)[0]
+        online_next = mac_out[:, 1:].detach().masked_fill(avail_actions[:, 1:] == 0, UNAVAILABLE_Q)
+        best_actions = online_next.max(dim=3, keepdim=True)[1]
+        return torch.gather(target_next, 3, best_actions).squeeze(3)
