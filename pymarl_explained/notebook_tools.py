@@ -21,6 +21,19 @@ import nbformat
 from nbclient import NotebookClient
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stdout (or stderr) chunks: how a stream was split is timing, not content."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.output_type == "stream" and prev is not None and prev.output_type == "stream"
+                and prev.name == out.name):
+            prev.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute_notebook(path: Path, timeout: int = 900) -> float:
     """Run ``path`` in a fresh kernel and save it with its outputs. Returns the seconds taken."""
     nb = nbformat.read(path, as_version=4)
@@ -35,6 +48,8 @@ def execute_notebook(path: Path, timeout: int = 900) -> float:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return time.time() - start
