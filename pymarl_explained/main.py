@@ -164,7 +164,9 @@ def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
     updates = _with_overrides(params)
     apply_overrides(config_dict, updates)
     if updates:  # hand sacred the checked values, so it records them with their right types
-        params = params[: params.index("with") + 1] + [f"{k}={_get(config_dict, k)!r}" for k in updates]
+        at = params.index("with")
+        others = [t for t in params[at + 1:] if "=" not in t]  # named configs and the like
+        params = params[: at + 1] + others + [f"{k}={_get(config_dict, k)!r}" for k in updates]
     return config_dict, params
 
 
@@ -183,6 +185,8 @@ def prepare_config(config: dict) -> dict:
     from pymarl_explained.envs import get_map_params, resolve_backend
 
     config = config_copy(config)
+    if config.get("seed", 0) is None:
+        del config["seed"]  # sacred draws one and records it
     if config.get("env") == "sc2":
         get_map_params(config["env_args"].get("map_name", "3m"))
         backend, reason = resolve_backend(dict(config["env_args"]))

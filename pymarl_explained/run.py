@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import pprint
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace as SN
@@ -36,7 +37,7 @@ from pymarl_explained.errors import CheckpointError, ConfigError
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
 from pymarl_explained.utils.atomic import atomic_write_text
-from pymarl_explained.utils.logging import Logger
+from pymarl_explained.utils.logging import Logger, get_logger
 from pymarl_explained.utils.multi_algs import OMG_LEARNERS, check_omg_buffer, omg_preflight
 from pymarl_explained.utils.timehelper import time_left, time_str
 
@@ -86,16 +87,19 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
 
 def write_curve(run_dir: Path, title: str) -> Path | None:
     """Plot the run's metrics.jsonl into ``<run_dir>/curve.png`` (None if nothing was logged)."""
+    import matplotlib.pyplot as plt
+
     from pymarl_explained.plotting import plot_training_curves, save_figure
 
     try:
         fig = plot_training_curves(run_dir / "metrics.jsonl", title=title)
     except ValueError:
         return None
-    import matplotlib.pyplot as plt
-
     try:
         return save_figure(fig, run_dir / "curve.png")
+    except Exception as exc:  # the run itself succeeded: a plotting problem must not fail it
+        get_logger().warning(f"Could not write the training curve: {exc}")
+        return None
     finally:
         plt.close(fig)
 
@@ -171,134 +175,146 @@ def run_sequential(args, logger) -> dict[str, Any]:
 
     # the runner builds the env, so it is built first: its sizes shape everything else
     runner = lookup(r_REGISTRY, args.runner, "runner")(args=args, logger=logger)
+    try:
 
-    env_info = runner.get_env_info()
-    args.n_agents = env_info["n_agents"]
-    args.n_actions = env_info["n_actions"]
-    args.state_shape = env_info["state_shape"]
-    args.obs_shape = env_info["obs_shape"]
+        env_info = runner.get_env_info()
+        args.n_agents = env_info["n_agents"]
+        args.n_actions = env_info["n_actions"]
+        args.state_shape = env_info["state_shape"]
+        args.obs_shape = env_info["obs_shape"]
 
-    scheme, groups, preprocess = build_scheme(env_info)
-    if getattr(args, "multi_algs", False):  # OMG fork: the episode's agent_shift
-        scheme["agent_idx"] = {"vshape": (1,), "dtype": th.long, "episode_const": True}
+        scheme, groups, preprocess = build_scheme(env_info)
+        if getattr(args, "multi_algs", False):  # OMG fork: the episode's agent_shift
+            scheme["agent_idx"] = {"vshape": (1,), "dtype": th.long, "episode_const": True}
 
-    buffer = ReplayBuffer(scheme, groups, args.buffer_size, env_info["episode_limit"] + 1,
-                          preprocess=preprocess,
-                          device="cpu" if args.buffer_cpu_only else args.device)
+        buffer = ReplayBuffer(scheme, groups, args.buffer_size, env_info["episode_limit"] + 1,
+                              preprocess=preprocess,
+                              device="cpu" if args.buffer_cpu_only else args.device)
 
-    mac = lookup(mac_REGISTRY, args.mac, "mac")(buffer.scheme, groups, args)
+        mac = lookup(mac_REGISTRY, args.mac, "mac")(buffer.scheme, groups, args)
 
-    runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=mac)
+        runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=mac)
 
-    learner = lookup(le_REGISTRY, args.learner, "learner")(mac, buffer.scheme, logger, args)
+        learner = lookup(le_REGISTRY, args.learner, "learner")(mac, buffer.scheme, logger, args)
 
-    if args.use_cuda:
-        learner.cuda()
+        if args.use_cuda:
+            learner.cuda()
 
-    if args.checkpoint_path != "":
-        timestep_to_load, model_path = find_checkpoint(args.checkpoint_path, args.load_step)
-        logger.console_logger.info(f"Loading model from {model_path}")
-        learner.load_models(model_path)
-        runner.t_env = timestep_to_load
+        if args.checkpoint_path != "":
+            timestep_to_load, model_path = find_checkpoint(args.checkpoint_path, args.load_step)
+            logger.console_logger.info(f"Loading model from {model_path}")
+            learner.load_models(model_path)
+            runner.t_env = timestep_to_load
 
-        if args.evaluate or args.save_replay:
-            evaluate_sequential(args, runner)
-            if logger.stats:
-                logger.log_stat("episode", 0, runner.t_env, to_sacred=False)
+            if args.evaluate or args.save_replay:
+                evaluate_sequential(args, runner)
+                if logger.stats:
+                    logger.log_stat("episode", 0, runner.t_env, to_sacred=False)
+                    logger.print_recent_stats()
+                return _summary(args, runner, logger, episode=0)
+        elif args.evaluate:
+            raise ConfigError("evaluate=True needs checkpoint_path: the folder of a run saved with save_model=True.")
+
+        # start training
+        episode = 0
+        last_test_T = -args.test_interval - 1
+        last_log_T = 0
+        model_save_time = 0
+        t_start = runner.t_env
+
+        start_time = time.time()
+        last_time = start_time
+        wallclock_path = Path(args.run_dir) / "wallclock.jsonl"
+
+        logger.console_logger.info(f"Beginning training for {args.t_max} timesteps")
+        bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
+                   disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
+
+        while runner.t_env <= args.t_max:
+            t_before = runner.t_env
+            # one training episode (batch_size_run of them with the parallel runner)
+            # OMG fork: q_learner_4am / omg_learner run n_agents episodes per iteration (seed 003)
+            batch_runs = args.n_agents if args.learner in OMG_LEARNERS else 1
+            for _ in range(batch_runs):
+                episode_batch = runner.run(test_mode=False)
+                if getattr(args, "agent_shift", 0):
+                    episode_batch.update({"agent_idx": [args.agent_shift]}, ts=0)
+                buffer.insert_episode_batch(episode_batch)
+
+            if buffer.can_sample(args.batch_size):
+                episode_sample = buffer.sample(args.batch_size)
+
+                # drop the steps after the longest sampled episode ended
+                max_ep_t = episode_sample.max_t_filled()
+                episode_sample = episode_sample[:, :max_ep_t]
+
+                if episode_sample.device != args.device:
+                    episode_sample.to(args.device)
+
+                learner.train(episode_sample, runner.t_env, episode)
+
+            # test phase every test_interval env steps
+            n_test_runs = max(1, args.test_nepisode // runner.batch_size)
+            if (runner.t_env - last_test_T) / args.test_interval >= 1.0:
+                logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
+                remaining = time_left(last_time, last_test_T, runner.t_env, args.t_max)
+                passed = time_str(time.time() - start_time)
+                logger.console_logger.info(f"Estimated time left: {remaining}. Time passed: {passed}")
+                last_time = time.time()
+
+                last_test_T = runner.t_env
+                for _ in range(n_test_runs):
+                    runner.run(test_mode=True)
+                _record_wallclock(wallclock_path, runner.t_env, time.time() - start_time)
+                won = logger.stats.get("test_battle_won_mean")
+                if won:
+                    bar.set_postfix(test_won=f"{won[-1][1]:.2f}", refresh=False)
+
+            if args.save_model and (runner.t_env - model_save_time >= args.save_model_interval or model_save_time == 0):
+                model_save_time = runner.t_env
+                save_checkpoint(args, learner, runner.t_env, logger)
+
+            episode += args.batch_size_run * batch_runs  # OMG fork: batch_runs is 1 on the plain path
+
+            if (runner.t_env - last_log_T) >= args.log_interval:
+                logger.log_stat("episode", episode, runner.t_env)
                 logger.print_recent_stats()
-            return _summary(args, runner, logger, episode=0)
-    elif args.evaluate:
-        raise ConfigError("evaluate=True needs checkpoint_path: the folder of a run saved with save_model=True.")
+                last_log_T = runner.t_env
 
-    # start training
-    episode = 0
-    last_test_T = -args.test_interval - 1
-    last_log_T = 0
-    model_save_time = 0
-    t_start = runner.t_env
+            bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
 
-    start_time = time.time()
-    last_time = start_time
-    wallclock_path = Path(args.run_dir) / "wallclock.jsonl"
-
-    logger.console_logger.info(f"Beginning training for {args.t_max} timesteps")
-    bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
-               disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
-
-    while runner.t_env <= args.t_max:
-        t_before = runner.t_env
-        # one training episode (batch_size_run of them with the parallel runner)
-        # OMG fork: q_learner_4am / omg_learner run n_agents episodes per iteration (seed 003)
-        batch_runs = args.n_agents if args.learner in OMG_LEARNERS else 1
-        for _ in range(batch_runs):
-            episode_batch = runner.run(test_mode=False)
-            if getattr(args, "agent_shift", 0):
-                episode_batch.update({"agent_idx": [args.agent_shift]}, ts=0)
-            buffer.insert_episode_batch(episode_batch)
-
-        if buffer.can_sample(args.batch_size):
-            episode_sample = buffer.sample(args.batch_size)
-
-            # drop the steps after the longest sampled episode ended
-            max_ep_t = episode_sample.max_t_filled()
-            episode_sample = episode_sample[:, :max_ep_t]
-
-            if episode_sample.device != args.device:
-                episode_sample.to(args.device)
-
-            learner.train(episode_sample, runner.t_env, episode)
-
-        # test phase every test_interval env steps
-        n_test_runs = max(1, args.test_nepisode // runner.batch_size)
-        if (runner.t_env - last_test_T) / args.test_interval >= 1.0:
-            logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
-            remaining = time_left(last_time, last_test_T, runner.t_env, args.t_max)
-            passed = time_str(time.time() - start_time)
-            logger.console_logger.info(f"Estimated time left: {remaining}. Time passed: {passed}")
-            last_time = time.time()
-
-            last_test_T = runner.t_env
-            for _ in range(n_test_runs):
-                runner.run(test_mode=True)
-            _record_wallclock(wallclock_path, runner.t_env, time.time() - start_time)
-            won = logger.stats.get("test_battle_won_mean")
-            if won:
-                bar.set_postfix(test_won=f"{won[-1][1]:.2f}", refresh=False)
-
-        if args.save_model and (runner.t_env - model_save_time >= args.save_model_interval or model_save_time == 0):
-            model_save_time = runner.t_env
-            save_checkpoint(args, learner, runner.t_env, logger)
-
-        episode += args.batch_size_run * batch_runs  # OMG fork: batch_runs is 1 on the plain path
-
-        if (runner.t_env - last_log_T) >= args.log_interval:
+        bar.close()
+        if runner.t_env > last_log_T:  # a last stats block, so a short run also shows its numbers
             logger.log_stat("episode", episode, runner.t_env)
             logger.print_recent_stats()
-            last_log_T = runner.t_env
-
-        bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
-
-    bar.close()
-    if runner.t_env > last_log_T:  # a last stats block, so a short run also shows its numbers
-        logger.log_stat("episode", episode, runner.t_env)
-        logger.print_recent_stats()
-    if args.save_model and model_save_time != runner.t_env:
-        save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
-    runner.close_env()
-    logger.console_logger.info("Finished Training")
-    elapsed = time.time() - start_time
-    logger.console_logger.info(
-        f"{runner.t_env - t_start} env steps in {time_str(elapsed)} "
-        f"({(runner.t_env - t_start) / max(elapsed, 1e-9):.0f} steps/s)")
-    return _summary(args, runner, logger, episode)
+        if args.save_model and model_save_time != runner.t_env:
+            save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
+        logger.console_logger.info("Finished Training")
+        elapsed = time.time() - start_time
+        logger.console_logger.info(
+            f"{runner.t_env - t_start} env steps in {time_str(elapsed)} "
+            f"({(runner.t_env - t_start) / max(elapsed, 1e-9):.0f} steps/s)")
+        return _summary(args, runner, logger, episode)
+    finally:
+        runner.close_env()  # also when training fails or is interrupted: no stray env processes
 
 
 def save_checkpoint(args, learner, t_env: int, logger) -> str:
-    """Save agent, mixer and optimiser into ``results/models/<token>/<t_env>/`` (atomically)."""
+    """Save agent, mixer and optimiser into ``results/models/<token>/<t_env>/``.
+
+    The files are written into a temporary sibling folder that is renamed into place at the end,
+    so a run killed while saving never leaves a half-written ``<t_env>`` folder for
+    :func:`find_checkpoint` to pick.
+    """
     save_path = os.path.join(args.local_results_path, "models", args.unique_token, str(t_env))
-    os.makedirs(save_path, exist_ok=True)
     logger.console_logger.info(f"Saving models to {save_path}")
-    learner.save_models(save_path)
+    tmp_path = save_path + ".partial"
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    os.makedirs(tmp_path)
+    learner.save_models(tmp_path)
+    if os.path.isdir(save_path):
+        shutil.rmtree(save_path)
+    os.replace(tmp_path, save_path)
     return save_path
 
 

@@ -116,3 +116,15 @@ def test_parse_command_line_rejects_typos_and_keeps_sacred_options():
 
 def test_check_override_empty_env_args_accepts_subkeys():
     assert check_override({"env_args": {}}, "env_args.anything", 3) == 3
+
+
+@pytest.mark.parametrize("value", ["abc", 1.5, True, -1])
+def test_seed_must_be_a_non_negative_int(value):
+    with pytest.raises(ConfigError, match="Bad value for 'seed'"):
+        load_config(overrides={"seed": value})
+    assert load_config(overrides={"seed": 12})["seed"] == 12
+
+
+def test_sacred_tokens_after_with_are_kept():
+    _, rest = parse_command_line(["main.py", "--config=qmix", "with", "my_named_config", "t_max=50"])
+    assert rest == ["main.py", "with", "my_named_config", "t_max=50"]

@@ -163,3 +163,30 @@ def test_readme_train_command(tmp_path):
     curves = list((tmp_path / "results" / "runs").glob("*/curve.png"))
     assert len(curves) == 1
     assert "Training curves:" in out.stdout + out.stderr
+
+
+def test_checkpoint_folder_appears_only_when_complete(tmp_path, monkeypatch):
+    """A save interrupted half-way leaves no <t_env> folder that find_checkpoint could pick."""
+    from types import SimpleNamespace
+
+    from pymarl_explained.run import find_checkpoint, save_checkpoint
+
+    class HalfSaver:
+        def save_models(self, path):
+            (Path(path) / "agent.th").write_bytes(b"x")
+            raise KeyboardInterrupt  # killed before mixer.th and opt.th
+
+    class FullSaver:
+        def save_models(self, path):
+            for name in ("agent.th", "mixer.th", "opt.th"):
+                (Path(path) / name).write_bytes(b"x")
+
+    args = SimpleNamespace(local_results_path=str(tmp_path), unique_token="tok")
+    logger = SimpleNamespace(console_logger=__import__("logging").getLogger("test"))
+    save_checkpoint(args, FullSaver(), 100, logger)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(args, HalfSaver(), 200, logger)
+    assert find_checkpoint(str(tmp_path / "models" / "tok"), 0) == (100, str(tmp_path / "models" / "tok" / "100"))
+    save_checkpoint(args, FullSaver(), 200, logger)
+    assert find_checkpoint(str(tmp_path / "models" / "tok"), 0)[0] == 200
+    assert sorted(p.name for p in (tmp_path / "models" / "tok").iterdir()) == ["100", "200"]

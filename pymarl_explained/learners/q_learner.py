@@ -3,8 +3,9 @@
 For a batch of B episodes of T stored steps (the last one only bootstraps):
 
 - ``mask`` is 1 at every filled step t < T-1 and 0 after the step at which the episode
-  *terminated*; ``terminated`` is 1 only for a real end (death / win / loss), not for the time
-  limit, so a timed-out episode still bootstraps from its last state.
+  *terminated*. The runner stores ``terminated != info["episode_limit"]``: a time-out is
+  non-terminal, and bootstraps from its last state, only when the env flags it
+  (SMAC's ``continuing_episode=True``); with the default (False) it is stored as terminal.
 - ``chosen_action_qvals``: the online agents' Q of the stored actions, steps 0..T-2.
 - ``target_max_qvals``: the target agents' Q at steps 1..T-1 of the action that the online
   agents rank best (``double_q``) or the target's own best, never an unavailable action.

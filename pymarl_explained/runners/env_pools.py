@@ -65,7 +65,7 @@ class BatchedEnvPool:
         return self.env.save_replay()
 
     def close(self) -> None:
-        self.env.close() if hasattr(self.env, "close") else None
+        self.env.close()
 
 
 def env_worker(remote, env_name: str, env_args: dict) -> None:
@@ -191,8 +191,19 @@ class SubprocEnvPool:
         return self._recv(0)
 
     def close(self) -> None:
+        """Ask every live worker to close its env, then make sure each process is gone.
+
+        Safe to call twice and after a worker died (it is then only reaped)."""
         for conn, p in zip(self.parent_conns, self.ps, strict=True):
             if p.is_alive():
-                conn.send(("close", None))
+                try:
+                    conn.send(("close", None))
+                except OSError:
+                    pass
         for p in self.ps:
             p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+        for conn in self.parent_conns:
+            conn.close()

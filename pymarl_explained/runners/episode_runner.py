@@ -11,7 +11,8 @@ PyMARL's data flow, step by step (the notebook 02_episode_runner walks through i
   controller for actions, steps the env and writes actions, reward and ``terminated`` at the same
   ``t``. After the last step it writes the final observation and selects actions there too: the
   learner's target network needs Q-values at the step after the last action to bootstrap an
-  episode that was cut by the time limit.
+  episode that did not really end (a time-out flagged as ``episode_limit``, which SMAC reports
+  only with ``continuing_episode=True``; by default a time-out is stored as terminal).
 """
 
 from __future__ import annotations

@@ -29,9 +29,8 @@ from pymarl_explained.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
-#: Keys that may be set although no YAML file defines them. ``seed`` is sacred's own:
-#: when absent, sacred draws a seed and records it in the run's config.
-SPECIAL_KEYS = {"seed"}
+# ``seed`` may be set although no YAML file defines it: it is sacred's own key. When it is
+# absent (or null), sacred draws a seed and records it in the run's config.
 
 
 def available_configs(subfolder: str) -> list[str]:
@@ -110,8 +109,10 @@ def check_override(config: Mapping, key: str, value: Any) -> Any:
     The key must exist (dotted keys reach into nested dicts) and the value must have the type of
     the current value: ints are accepted for floats, and any value replaces a ``null``.
     """
-    if key in SPECIAL_KEYS:
-        return value
+    if key == "seed":
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return value
+        raise ConfigError(f"Bad value for 'seed': expected a non-negative int (or null), got {value!r}.")
     *path, leaf = key.split(".")
     node: Any = config
     for part in path:
