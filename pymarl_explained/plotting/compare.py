@@ -74,9 +74,10 @@ def plot_compare(runs: list[Run], key: str = "test_battle_won_mean", x: str = "t
         group = [r for r in group if key in r.metrics]
         if not group:
             continue
-        if x == "t_env":
+        if x == "t_env":  # the span that every run covers
+            start = max(r.metrics[key][0][0] for r in group)
             end = min(r.metrics[key][0][-1] for r in group)
-            grid = np.linspace(0, end, 200)
+            grid = np.linspace(start, end, 200)
             mean, lo, hi = mean_curve(group, key, grid)
             xs = grid
         else:
@@ -87,8 +88,8 @@ def plot_compare(runs: list[Run], key: str = "test_battle_won_mean", x: str = "t
                 secs = np.array([r.wallclock.get(int(ti), np.nan) for ti in t])
                 ok = ~np.isnan(secs)
                 timed.append((secs[ok] / 60, v[ok]))
-            end = min(s[-1] for s, _ in timed)
-            xs = np.linspace(0, end, 200)
+            start, end = max(s[0] for s, _ in timed), min(s[-1] for s, _ in timed)
+            xs = np.linspace(start, end, 200)
             values = np.vstack([np.interp(xs, s, v, left=np.nan, right=np.nan) for s, v in timed])
             with np.errstate(all="ignore"):
                 mean, lo, hi = np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
