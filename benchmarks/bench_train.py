@@ -1,13 +1,14 @@
-"""Training benchmarks: QMIX train-step time, and end-to-end env steps per second of training.
+"""Training benchmarks: train-step time, and end-to-end env steps per second of training.
 
-1. Train step: one ``QLearner.train`` call on a batch of 32 MarineMicro_MvsM_4 episodes of 61
-   steps (the longest possible: every episode filled to the episode limit), with the per-step
+1. Train step: one ``learner.train`` call (QMIX's QLearner; ``--config`` picks another algorithm)
+   on a batch of 32 MarineMicro_MvsM_4 episodes of 61 steps (the longest possible: every episode
+   filled to the episode limit), with the per-step
    agent unroll (PyMARL's loop) and the whole-sequence unroll side by side in the same run,
    interleaved, median of several repeats, reported as a ratio.
 2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
    runner, batch 32, buffer 5000), env steps per second including acting, training and tests.
 
-    python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000]
+    python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix]
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _full_batch(args, scheme, groups, preprocess, batch_size: int = 32, T: int =
     return batch
 
 
-def bench_train_step(repeats: int) -> dict[str, float]:
-    config = load_config("qmix", "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
+def bench_train_step(repeats: int, alg: str = "qmix") -> dict[str, float]:
+    config = load_config(alg, "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
     env_info = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
     args = SimpleNamespace(**config, device="cpu", **{k: v for k, v in env_info.items() if k != "episode_limit"})
     scheme, groups, preprocess = build_scheme(env_info)
@@ -68,7 +69,7 @@ def bench_train_step(repeats: int) -> dict[str, float]:
         a.learner_fast_unroll = fast
         th.manual_seed(0)
         mac = mac_REGISTRY["basic_mac"](probe.scheme, groups, a)
-        learners[fast] = le_REGISTRY["q_learner"](mac, probe.scheme, _NullLogger(), a)
+        learners[fast] = le_REGISTRY[config["learner"]](mac, probe.scheme, _NullLogger(), a)
     batch = _full_batch(args, scheme, groups, preprocess)
     times: dict[bool, list[float]] = {False: [], True: []}
     for fast in (False, True):  # warm-up
@@ -101,12 +102,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--e2e-steps", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
     args = parser.parse_args()
     if args.threads:
         th.set_num_threads(args.threads)
     print(f"torch {th.__version__}, {th.get_num_threads()} threads")
-    r = bench_train_step(args.repeats)
-    print(f"QMIX train step, 32 episodes x 61 steps, MarineMicro_MvsM_4 (median of {args.repeats}):")
+    r = bench_train_step(args.repeats, args.config)
+    print(f"{args.config} train step, 32 episodes x 61 steps, MarineMicro_MvsM_4 (median of {args.repeats}):")
     print(f"  per-step unroll (PyMARL)  {r['per_step_ms']:8.1f} ms")
     print(f"  whole-sequence unroll     {r['sequence_ms']:8.1f} ms")
     print(f"  ratio                     {r['ratio']:8.2f}x")

@@ -296,6 +296,23 @@ def test_qtran_learner_trains(double_q):
         build_learner("qtran", mixer="qmix")
 
 
+@pytest.mark.parametrize("double_q", [True, False])
+def test_qtran_fast_unroll_equals_the_per_step_loop(double_q):
+    """QTRAN's learner with the whole-sequence unroll (agent outputs and every hidden state) computes
+    the same update as with PyMARL's per-step loop: same stats, gradients and new weights."""
+    learners = {fast: build_learner("qtran", double_q=double_q, learner_fast_unroll=fast) for fast in (True, False)}
+    batch = random_batch()
+    outs = {fast: learner._unroll(learner.mac, batch) for fast, learner in learners.items()}
+    for seq, loop in zip(outs[True], outs[False], strict=True):
+        torch.testing.assert_close(seq, loop, atol=1e-5, rtol=0)
+    stats = {fast: learner.train(batch, t_env=0, episode_num=0) for fast, learner in learners.items()}
+    for key, value in stats[False].items():
+        assert stats[True][key] == pytest.approx(value, rel=1e-5, abs=1e-5), key
+    for a, b in zip(learners[True].params, learners[False].params, strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 # ---------------------------------------------------------------------------- checkpoints
 @pytest.mark.parametrize("kind, files", [
     ("coma", {"agent.th", "critic.th", "agent_opt.th", "critic_opt.th"}),

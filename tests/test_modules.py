@@ -84,12 +84,13 @@ def test_rnn_agent_forward_sequence_equals_the_step_loop():
     inputs = torch.randn(9, 6, 11)
     h0 = torch.randn(6, 8)
     q_seq, h_seq = agent.forward_sequence(inputs, h0)
-    h, qs = h0, []
+    h, qs, hs = h0, [], []
     for t in range(9):
         q, h = agent(inputs[t], h)
         qs.append(q)
+        hs.append(h)
     torch.testing.assert_close(q_seq, torch.stack(qs), atol=1e-5, rtol=0)
-    torch.testing.assert_close(h_seq, h, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_seq, torch.stack(hs), atol=1e-5, rtol=0)  # every step's hidden state
     # the two recurrences (fused kernel on the CPU, GRUCell loop elsewhere) agree, gradients too
     x = torch.randn(9, 6, 8, requires_grad=True)
     fused, h_fused = agent._gru_over_sequence(x, h0)
@@ -200,6 +201,17 @@ def test_forward_sequence_equals_per_step_forward(output_type):
     assert tuple(sequence.shape) == (4, 6, N_AGENTS, N_ACTIONS)
     torch.testing.assert_close(sequence, per_step, atol=1e-5, rtol=0)
     torch.testing.assert_close(mac.hidden_states, h_step, atol=1e-5, rtol=0)
+    # every step's hidden state, as QTRAN's learner reads them
+    mac.init_hidden(batch.batch_size)
+    hiddens = []
+    for t in range(batch.max_seq_length):
+        mac.forward(batch, t)
+        hiddens.append(mac.hidden_states.reshape(batch.batch_size, N_AGENTS, -1))
+    mac.init_hidden(batch.batch_size)
+    outs, seq_hiddens = mac.forward_sequence(batch, return_hidden=True)
+    assert tuple(seq_hiddens.shape) == (4, 6, N_AGENTS, 8)
+    torch.testing.assert_close(outs, per_step, atol=1e-5, rtol=0)
+    torch.testing.assert_close(seq_hiddens, torch.stack(hiddens, dim=1), atol=1e-5, rtol=0)
 
 
 def test_select_actions_respects_avail_and_bs():

@@ -70,21 +70,33 @@ class BasicMAC:
         agent_outs = self._postprocess_outputs(agent_outs, avail_actions, test_mode)
         return agent_outs.view(ep_batch.batch_size, self.n_agents, -1)
 
-    def forward_sequence(self, ep_batch, test_mode: bool = False) -> torch.Tensor:
+    def forward_sequence(self, ep_batch, test_mode: bool = False, return_hidden: bool = False):
         """Agent outputs (batch, T, n_agents, n_actions) for every step, starting from
         ``hidden_states`` (call ``init_hidden`` first). Equal to stacking ``forward(batch, t)``
         for t = 0..T-1; agents without ``forward_sequence`` fall back to that loop.
+
+        ``return_hidden=True`` also returns every step's hidden state, (batch, T, n_agents, H):
+        QTRAN's mixer reads them.
         """
         bs, T = ep_batch.batch_size, ep_batch.max_seq_length
         if not hasattr(self.agent, "forward_sequence"):
-            return torch.stack([self.forward(ep_batch, t, test_mode=test_mode) for t in range(T)], dim=1)
+            outs, hiddens = [], []
+            for t in range(T):
+                outs.append(self.forward(ep_batch, t, test_mode=test_mode))
+                hiddens.append(self.hidden_states.reshape(bs, self.n_agents, -1))
+            agent_outs = torch.stack(outs, dim=1)
+            return (agent_outs, torch.stack(hiddens, dim=1)) if return_hidden else agent_outs
         inputs = self._build_sequence_inputs(ep_batch)  # (B, T, n_agents, input_shape)
         inputs = inputs.transpose(0, 1).reshape(T, bs * self.n_agents, -1)
-        agent_outs, self.hidden_states = self.agent.forward_sequence(inputs, self.hidden_states)
+        agent_outs, hiddens = self.agent.forward_sequence(inputs, self.hidden_states)
+        self.hidden_states = hiddens[-1]
         avail_actions = ep_batch["avail_actions"].transpose(0, 1)  # (T, B, n_agents, n_actions)
         agent_outs = self._postprocess_outputs(agent_outs.reshape(T * bs * self.n_agents, -1),
                                                avail_actions, test_mode)
-        return agent_outs.view(T, bs, self.n_agents, -1).transpose(0, 1)
+        agent_outs = agent_outs.view(T, bs, self.n_agents, -1).transpose(0, 1)
+        if return_hidden:
+            return agent_outs, hiddens.view(T, bs, self.n_agents, -1).transpose(0, 1)
+        return agent_outs
 
     def _postprocess_outputs(self, agent_outs: torch.Tensor, avail_actions: torch.Tensor,
                              test_mode: bool) -> torch.Tensor:

@@ -116,15 +116,16 @@ class QTranLearner:
         self.last_target_update_episode = 0
         self.log_stats_t = -args.learner_log_interval - 1
 
-    @staticmethod
-    def _unroll(mac, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _unroll(self, mac, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Agent outputs (B, T, n_agents, n_actions) and GRU hidden states (B, T, n_agents, H).
 
-        Step by step, as the mixer needs every step's hidden state (the controller's
-        ``forward_sequence`` only returns the last one).
+        ``args.learner_fast_unroll`` (default True): the whole sequence at once; False: PyMARL's
+        step-by-step loop. Both give the same numbers (tested).
         """
         bs = batch.batch_size
         mac.init_hidden(bs)
+        if getattr(self.args, "learner_fast_unroll", True):
+            return mac.forward_sequence(batch, return_hidden=True)
         outs, hiddens = [], []
         for t in range(batch.max_seq_length):
             outs.append(mac.forward(batch, t=t))

@@ -40,8 +40,9 @@ class RNNAgent(nn.Module):
     def forward_sequence(
         self, inputs: torch.Tensor, hidden_state: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs (T, N, input_shape), hidden_state (N, H) -> q (T, N, n_actions), last h (N, H).
+        """inputs (T, N, input_shape), hidden_state (N, H) -> q (T, N, n_actions), h (T, N, H).
 
+        ``h[t]`` is the hidden state after step t (``h[-1]`` carries on to the next step).
         Equal to calling ``forward`` for t = 0..T-1 and stacking the outputs: fc1 and fc2 run once
         over all steps; the recurrence runs the GRUCell's own weights through torch's GRU kernel
         on the CPU (same equations, one call, about twice as fast with its backward pass), and
@@ -50,11 +51,11 @@ class RNNAgent(nn.Module):
         x = F.relu(self.fc1(inputs))  # all T steps in one matmul
         h0 = hidden_state.reshape(-1, self.args.rnn_hidden_dim)
         if x.device.type == "cpu":
-            hs, h = self._gru_over_sequence(x, h0)
+            hs, _ = self._gru_over_sequence(x, h0)
         else:
-            hs, h = self._gru_step_by_step(x, h0)
+            hs, _ = self._gru_step_by_step(x, h0)
         q = self.fc2(hs)  # all T steps in one matmul
-        return q, h
+        return q, hs
 
     def _gru_step_by_step(self, x: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``self.rnn`` over x (T, N, H) one GRUCell call per step: all hidden states and the last."""
