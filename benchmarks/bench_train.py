@@ -2,9 +2,10 @@
 
 1. Train step: one ``learner.train`` call (QMIX's QLearner; ``--config`` picks another algorithm)
    on a batch of 32 MarineMicro_MvsM_4 episodes of 61 steps (the longest possible: every episode
-   filled to the episode limit), with the per-step
-   agent unroll (PyMARL's loop) and the whole-sequence unroll side by side in the same run,
-   interleaved, median of several repeats, reported as a ratio.
+   filled to the episode limit) and on 32 episodes played by the untrained agents (cut to the
+   longest, as training does), with the per-step agent unroll (PyMARL's loop) and the
+   whole-sequence unroll side by side in the same run, interleaved, median of several repeats,
+   reported as a ratio.
 2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
    runner, batch 32, buffer 5000), env steps per second including acting, training and tests.
 
@@ -25,10 +26,11 @@ import numpy as np
 import torch as th
 
 from pymarl_explained import load_config, train
-from pymarl_explained.components.episode_buffer import EpisodeBatch
+from pymarl_explained.components.episode_buffer import EpisodeBatch, ReplayBuffer
 from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.run import build_scheme
+from pymarl_explained.runners.episode_runner import EpisodeRunner
 
 
 class _NullLogger:
@@ -56,13 +58,29 @@ def _full_batch(args, scheme, groups, preprocess, batch_size: int = 32, T: int =
     return batch
 
 
-def bench_train_step(repeats: int, alg: str = "qmix") -> dict[str, float]:
+def _played_batch(args, scheme, groups, preprocess, mac, batch_size: int = 32) -> EpisodeBatch:
+    """``batch_size`` real episodes played by the untrained agents (epsilon 1: uniformly random
+    available actions) with PyMARL's EpisodeRunner, cut to the longest one as run_sequential does."""
+    runner_args = copy.copy(args)
+    runner_args.env_args = {**args.env_args, "backend": "builtin", "seed": 0}
+    runner = EpisodeRunner(runner_args, _NullLogger())
+    runner.setup(scheme, groups, preprocess, mac)
+    buffer = ReplayBuffer(scheme, groups, batch_size, runner.episode_limit + 1, preprocess=preprocess)
+    for _ in range(batch_size):
+        buffer.insert_episode_batch(runner.run(test_mode=False))
+    runner.close_env()
+    batch = buffer[:batch_size]
+    return batch[:, : batch.max_t_filled()]
+
+
+def bench_train_step(repeats: int, alg: str = "qmix") -> list[dict]:
+    """Per-step vs whole-sequence unroll on two batches: all 32 episodes filled to 61 steps, and 32
+    played episodes (the batches training sees early on: cut to the longest of them)."""
     config = load_config(alg, "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
     env_info = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
     args = SimpleNamespace(**config, device="cpu", **{k: v for k, v in env_info.items() if k != "episode_limit"})
     scheme, groups, preprocess = build_scheme(env_info)
     probe = EpisodeBatch(scheme, groups, 1, 61, preprocess=preprocess)
-    th.manual_seed(0)
     learners = {}
     for fast in (False, True):
         a = copy.copy(args)
@@ -70,18 +88,26 @@ def bench_train_step(repeats: int, alg: str = "qmix") -> dict[str, float]:
         th.manual_seed(0)
         mac = mac_REGISTRY["basic_mac"](probe.scheme, groups, a)
         learners[fast] = le_REGISTRY[config["learner"]](mac, probe.scheme, _NullLogger(), a)
-    batch = _full_batch(args, scheme, groups, preprocess)
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for fast in (False, True):  # warm-up
-        learners[fast].train(batch, 0, 0)
-    for _ in range(repeats):
-        for fast in (False, True):
-            start = time.perf_counter()
+    th.manual_seed(0)
+    np.random.seed(0)
+    batches = {"32 x 61 steps (all filled)": _full_batch(args, scheme, groups, preprocess),
+               "32 played episodes": _played_batch(args, scheme, groups, preprocess, learners[True].mac)}
+    results = []
+    for label, batch in batches.items():
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for fast in (False, True):  # warm-up
             learners[fast].train(batch, 0, 0)
-            times[fast].append(time.perf_counter() - start)
-    per_step = statistics.median(times[False]) * 1e3
-    fast = statistics.median(times[True]) * 1e3
-    return {"per_step_ms": per_step, "sequence_ms": fast, "ratio": per_step / fast}
+        for _ in range(repeats):
+            for fast in (False, True):  # interleaved, so both see the same machine
+                start = time.perf_counter()
+                learners[fast].train(batch, 0, 0)
+                times[fast].append(time.perf_counter() - start)
+        per_step = statistics.median(times[False]) * 1e3
+        fast = statistics.median(times[True]) * 1e3
+        filled = batch["filled"].sum(dim=1).flatten()
+        results.append({"batch": label, "T": batch.max_seq_length, "mean_len": float(filled.float().mean()),
+                        "per_step_ms": per_step, "sequence_ms": fast, "ratio": per_step / fast})
+    return results
 
 
 def bench_end_to_end(steps: int) -> dict[str, float]:
@@ -101,17 +127,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--e2e-steps", type=int, default=20000)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (training's torch_threads default is 1; 0: torch's default)")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
     args = parser.parse_args()
     if args.threads:
         th.set_num_threads(args.threads)
     print(f"torch {th.__version__}, {th.get_num_threads()} threads")
-    r = bench_train_step(args.repeats, args.config)
-    print(f"{args.config} train step, 32 episodes x 61 steps, MarineMicro_MvsM_4 (median of {args.repeats}):")
-    print(f"  per-step unroll (PyMARL)  {r['per_step_ms']:8.1f} ms")
-    print(f"  whole-sequence unroll     {r['sequence_ms']:8.1f} ms")
-    print(f"  ratio                     {r['ratio']:8.2f}x")
+    print(f"{args.config} train step on MarineMicro_MvsM_4 batches (median of {args.repeats}):")
+    print(f"  {'batch':28} {'T':>3} {'mean len':>8} {'per-step (PyMARL)':>18} {'whole-sequence':>15} {'ratio':>6}")
+    for r in bench_train_step(args.repeats, args.config):
+        print(f"  {r['batch']:28} {r['T']:>3} {r['mean_len']:>8.1f} {r['per_step_ms']:>15.1f} ms "
+              f"{r['sequence_ms']:>12.1f} ms {r['ratio']:>5.2f}x")
     if args.e2e_steps:
         e = bench_end_to_end(args.e2e_steps)
         print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "

@@ -1,4 +1,4 @@
-"""Re-execute the walkthrough notebooks in place (``make notebooks``).
+"""Re-execute the walkthrough notebooks in place (``make notebooks``), and ``project_path``.
 
 The notebooks are committed executed, with their outputs and execution counts, because
 ``pytest --nbval`` re-runs them in ``make test`` and compares every output with the stored one.
@@ -7,6 +7,10 @@ kernel started in ``notebooks/`` (as JupyterLab and nbval do), with a fixed hash
 volatile metadata (timings, kernel ids) is dropped so the diff shows only real changes.
 
     python -m pymarl_explained.notebook_tools execute notebooks/0*.ipynb
+
+``project_path`` lets a notebook name files relative to the repository root wherever its kernel
+was started. Importing this module needs only the standard library (nbformat and nbclient, from
+the dev tools, are imported by ``execute_notebook``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,16 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+
+def project_path(path: str | os.PathLike) -> Path:
+    """``path`` as the notebooks mean it: an absolute path as it is, a relative one from the
+    repository root, whether the kernel runs in ``notebooks/`` (JupyterLab, nbval, ``make
+    notebooks``, ``papermill --cwd notebooks``) or in the root (``papermill notebooks/05_...``)."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    cwd = Path.cwd()
+    return (cwd.parent if cwd.name == "notebooks" else cwd) / path
 
 
 def coalesce_streams(outputs: list) -> list:
@@ -36,6 +48,9 @@ def coalesce_streams(outputs: list) -> list:
 
 def execute_notebook(path: Path, timeout: int = 900) -> float:
     """Run ``path`` in a fresh kernel and save it with its outputs. Returns the seconds taken."""
+    import nbformat
+    from nbclient import NotebookClient
+
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,

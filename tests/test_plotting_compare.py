@@ -6,6 +6,7 @@ import json
 import math
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -34,3 +35,21 @@ def test_load_runs_and_table(tmp_path):
     assert labels == ["iql (1 seeds)", "qmix (2 seeds)", "QMIX, real SMAC 3m (published)"]
     fig2 = plot_compare(runs, x="wallclock")
     assert fig2.axes[0].get_xlabel().startswith("wall-clock")
+
+
+def test_odd_files_and_runs_without_the_key_or_a_clock_are_skipped(tmp_path):
+    _write(tmp_path, "qmix", 0, [0.0, 0.5, 0.9])
+    (tmp_path / "notes.metrics.jsonl").write_text("")  # not written by the sweep's export
+    loss_only = json.dumps({"key": "loss", "t_env": 0, "value": 1.0})
+    (tmp_path / "coma__3m__seed0.metrics.jsonl").write_text(loss_only + "\n")  # no wallclock file either
+    with pytest.warns(UserWarning, match="notes.metrics.jsonl"):
+        runs = load_runs(tmp_path)
+    assert [(r.alg, r.seed) for r in runs] == [("coma", 0), ("qmix", 0)]
+    assert [r["alg"] for r in results_table(runs)] == ["qmix"]
+    plot_compare(runs, x="wallclock")
+    (tmp_path / "iql__3m__seed0.metrics.jsonl").write_text(
+        json.dumps({"key": "test_battle_won_mean", "t_env": 0, "value": 0.0}) + "\n")  # no wallclock file
+    with pytest.warns(UserWarning):
+        runs = load_runs(tmp_path)
+    labels = [t.get_text() for t in plot_compare(runs, x="wallclock").axes[0].get_legend().get_texts()]
+    assert labels == ["qmix (1 seeds)"]

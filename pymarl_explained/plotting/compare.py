@@ -7,6 +7,7 @@ Reads the flat folder written by ``python -m pymarl_explained.sweep --export DIR
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from matplotlib.figure import Figure
 
 from pymarl_explained.utils.logging import read_metrics
 
-#: Published QMIX test win rates on SMAC's real 3m map (PyMARL defaults, 3 seeds): env steps -> win rate.
+#: Published QMIX test win rates on SMAC's real 3m map (PyMARL defaults, real StarCraft II, 3 seeds):
+#: env steps -> test win rate. Two points read off the published learning curve ("about 95% by 0.25M
+#: env steps, about 100% from 0.4M"), not the curve itself.
 PUBLISHED_QMIX_3M = {250_000: 0.95, 400_000: 1.0}
 
 
@@ -33,10 +36,17 @@ class Run:
 
 
 def load_runs(directory: str | Path) -> list[Run]:
-    """Every ``<alg>__<map>__seed<k>.metrics.jsonl`` in ``directory``, sorted by (alg, seed)."""
+    """Every ``<alg>__<map>__seed<k>.metrics.jsonl`` in ``directory``, sorted by (alg, seed).
+
+    Files named otherwise are skipped with a warning (they were not written by the sweep's export).
+    """
     runs = []
     for path in sorted(Path(directory).glob("*.metrics.jsonl")):
-        alg, map_name, seed = path.name[: -len(".metrics.jsonl")].split("__")
+        parts = path.name[: -len(".metrics.jsonl")].split("__")
+        if len(parts) != 3 or not parts[2].removeprefix("seed").isdigit():
+            warnings.warn(f"{path.name} is not named <alg>__<map>__seed<k>.metrics.jsonl; skipped", stacklevel=2)
+            continue
+        alg, map_name, seed = parts
         clock_path = path.with_name(path.name.replace(".metrics.", ".wallclock."))
         clock = {}
         if clock_path.is_file():
@@ -58,6 +68,8 @@ def mean_curve(runs: list[Run], key: str, grid: np.ndarray) -> tuple[np.ndarray,
     """Mean, min and max over runs of ``key`` interpolated on ``grid`` (NaN past a run's end)."""
     rows = []
     for r in runs:
+        if key not in r.metrics:
+            continue
         t, v = r.metrics[key]
         row = np.interp(grid, t, v, left=np.nan, right=np.nan)
         rows.append(row)
@@ -87,7 +99,10 @@ def plot_compare(runs: list[Run], key: str = "test_battle_won_mean", x: str = "t
                 t, v = r.metrics[key]
                 secs = np.array([r.wallclock.get(int(ti), np.nan) for ti in t])
                 ok = ~np.isnan(secs)
-                timed.append((secs[ok] / 60, v[ok]))
+                if ok.any():  # a run without a wallclock file cannot be placed on this axis
+                    timed.append((secs[ok] / 60, v[ok]))
+            if not timed:
+                continue
             start, end = max(s[0] for s, _ in timed), min(s[-1] for s, _ in timed)
             xs = np.linspace(start, end, 200)
             values = np.vstack([np.interp(xs, s, v, left=np.nan, right=np.nan) for s, v in timed])
@@ -114,9 +129,13 @@ def first_reaching(t: np.ndarray, v: np.ndarray, level: float) -> float:
 
 
 def results_table(runs: list[Run], key: str = "test_battle_won_mean") -> list[dict]:
-    """Per run: env steps, final and best value of ``key``, env steps and minutes to 50% and 90%."""
+    """Per run: env steps, final and best value of ``key``, env steps and minutes to 50% and 90%.
+
+    Runs that never logged ``key`` are left out."""
     rows = []
     for r in runs:
+        if key not in r.metrics:
+            continue
         t, v = r.metrics[key]
         row = {"alg": r.alg, "seed": r.seed, "t_env": int(t[-1]), "final": float(v[-1]), "best": float(v.max())}
         for level in (0.5, 0.9):
