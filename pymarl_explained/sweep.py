@@ -11,7 +11,8 @@ one torch thread). Parameter names, the map and the configs are checked before a
 A failed run is reported with the cell that failed and never stops or loses the others; with
 ``--export``, each run's ``metrics.jsonl`` and ``wallclock.jsonl`` are copied into one flat
 folder (read by ``notebooks/06_compare_algorithms.ipynb``) as soon as that run finishes, so an
-interrupted sweep (Ctrl-C) keeps everything that finished.
+interrupted sweep (Ctrl-C) keeps everything that finished; ``--export-only`` exports what an
+``--out`` folder already holds without training.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="another notebook parameter for every run (repeatable)")
     parser.add_argument("--export", type=Path, default=None, help="copy metrics files of finished runs here")
+    parser.add_argument("--export-only", action="store_true",
+                        help="train nothing: export the newest run of every grid point already in --out")
     args = parser.parse_args(argv)
 
     from pymarl_explained.envs.maps import get_map_params
@@ -153,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     extra = parse_extra(args.param)
     # seed-major order: if the sweep is stopped early, every algorithm has its first seeds
     points = [GridPoint(c, s, args.map_name, args.t_max, extra) for s in args.seeds for c in args.configs]
+    if args.export_only:
+        if args.export is None:
+            print("sweep: --export-only needs --export DIR", file=sys.stderr)
+            return 2
+        written = [path for p in points for path in export_metrics(args.out, p, args.export)]
+        missing = [p.name for p in points if not any(path.name.startswith(p.name + ".") for path in written)]
+        print(f"sweep: exported {len(written)} files to {args.export}"
+              + (f"; no finished run in {args.out} for {', '.join(missing)}" if missing else ""))
+        return 1 if missing else 0
     jobs = min(args.jobs, cores, len(points))
     if args.jobs > cores:
         print(f"sweep: --jobs {args.jobs} capped at {cores}, the usable CPU cores (more runs than cores only "

@@ -29,6 +29,8 @@ def test_load_runs_and_table(tmp_path):
     rows = {(r["alg"], r["seed"]): r for r in results_table(runs)}
     assert rows[("qmix", 0)]["steps_to_50"] == 2000 and rows[("qmix", 0)]["minutes_to_50"] == 1.0
     assert rows[("qmix", 0)]["steps_to_90"] == 3000 and rows[("qmix", 0)]["best"] == 0.95
+    assert rows[("qmix", 0)]["last_mean"] == sum([0.0, 0.2, 0.6, 0.95]) / 4  # fewer phases than last_n
+    assert results_table(runs, last_n=2)[1]["last_mean"] == (0.6 + 0.95) / 2
     assert math.isnan(rows[("qmix", 1)]["steps_to_90"])
     fig = plot_compare(runs, x="t_env", published={2500: 0.95})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
