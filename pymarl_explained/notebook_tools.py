@@ -1,4 +1,4 @@
-"""Re-execute the walkthrough notebooks in place (``make notebooks``), and ``project_path``.
+"""Re-execute the notebooks in place (``make notebooks``); ``project_path``.
 
 The notebooks are committed executed, with their outputs and execution counts, because
 ``pytest --nbval`` re-runs them in ``make test`` and compares every output with the stored one.
