@@ -203,13 +203,17 @@ class EpisodeBatch:
         """Convert ``value`` to a tensor of ``dtype`` on this batch's device, efficiently."""
         if isinstance(value, torch.Tensor):
             return value.to(device=self.device, dtype=dtype)
-        message = f"update: values for {key!r} are ragged or not numeric and cannot form one array: {value!r}"
+
+        def ragged() -> ValueError:  # built only on failure: the repr of the values is costly
+            return ValueError(f"update: values for {key!r} are ragged or not numeric and cannot form one array: "
+                              f"{value!r}")
+
         try:
             array = np.asarray(value)  # one conversion of a list of arrays, not element by element
         except ValueError as error:
-            raise ValueError(message) from error
+            raise ragged() from error
         if array.dtype == object:
-            raise ValueError(message)
+            raise ragged()
         if not array.flags.writeable:
             array = array.copy()
         return torch.as_tensor(array).to(device=self.device, dtype=dtype)
