@@ -7,7 +7,8 @@
    whole-sequence unroll side by side in the same run, interleaved, median of several repeats,
    reported as a ratio.
 2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
-   runner, batch 32, buffer 5000), env steps per second including acting, training and tests.
+   runner, batch 32, buffer 5000; test phases of 32 episodes every 5,000 steps), env steps per
+   second including acting, training and tests.
 
     python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix]
 """
@@ -115,7 +116,7 @@ def bench_end_to_end(steps: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config("qmix", "sc2", {
             "env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps,
-            "seed": 0, "progress_bar": False, "local_results_path": tmp,
+            "seed": 0, "progress_bar": False, "local_results_path": tmp, "test_interval": 5000, "test_nepisode": 32,
         })
         start = time.perf_counter()
         run = train(config)
