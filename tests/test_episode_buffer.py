@@ -146,6 +146,24 @@ def test_update_errors_name_key_and_shapes():
         batch.update({"obs": [[np.zeros(3), np.zeros(2)]]}, ts=0)
 
 
+def test_update_formats_the_values_only_for_an_error():
+    """Formatting the values into the error message on every call was half of training's time."""
+    calls = []
+
+    class Watched(np.ndarray):
+        def __repr__(self):
+            calls.append(1)
+            return "Watched"
+
+    batch = small_batch(batch_size=1, T=3)
+    obs = np.ones((2, 3), dtype=np.float32).view(Watched)
+    batch.update({"obs": [obs]}, bs=0, ts=1)
+    assert calls == [] and batch["obs"][0, 1].tolist() == [[1.0] * 3] * 2
+    with pytest.raises(ValueError, match="ragged.*Watched"):  # the message still shows them
+        batch.update({"obs": [[obs, np.zeros(2)]]}, ts=0)
+    assert calls
+
+
 def test_update_does_not_warn_on_lists_of_arrays():
     batch = small_batch(batch_size=1, T=3)
     import warnings
