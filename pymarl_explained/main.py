@@ -4,14 +4,15 @@ PyMARL's command line, verbatim::
 
     python -m pymarl_explained --config=qmix --env-config=sc2 with env_args.map_name=MarineMicro_MvsM_4 t_max=2050000
 
-1. ``_get_config(params, "--env-config", "envs")`` and ``_get_config(params, "--config", "algs")``
-   pull the two file names out of ``argv`` and load ``config/envs/sc2.yaml`` and
-   ``config/algs/qmix.yaml``.
-2. ``_get_other_config(params)`` (the OMG fork's addition) turns the remaining ``--key=value``
-   arguments into config entries (``--seed=123`` -> ``{"seed": 123}``, ``--debug`` -> ``True``).
-3. default.yaml, the env file, the algorithm file and those extras are merged, in that order, by
-   a recursive dict update; then sacred's ``with key=value`` overrides are applied on top. Every
-   override is checked first: an unknown key or a wrong type stops here, with a clear message.
+1. ``_get_config(params, "--env-config")`` and ``_get_config(params, "--config")`` pull the two
+   config names out of ``argv`` (``sc2`` and ``qmix``).
+2. ``_get_other_config(params)`` turns the remaining ``--key=value`` arguments into config
+   entries (``--seed=123`` -> ``{"seed": 123}``, ``--debug`` -> ``True``): the extra syntax of
+   the forked main.py that the package layout notes describe.
+3. :func:`~pymarl_explained.utils.config_utils.load_config` merges default.yaml, the env file and
+   the algorithm file, in that order, by a recursive dict update, and applies those extras and
+   sacred's ``with key=value`` overrides on top (``with`` wins). Every override is checked first:
+   an unknown key or a wrong type stops here, with a clear message.
 4. A sacred ``Experiment`` gets the merged dict as its config and a ``FileStorageObserver`` under
    ``results/sacred``; ``ex.run_commandline(params)`` starts the run, and sacred calls
    ``my_main``, which seeds python, numpy, torch and the env and calls :func:`run.run`.
@@ -42,14 +43,12 @@ from pymarl_explained.errors import PymarlError  # noqa: E402
 from pymarl_explained.run import run  # noqa: E402
 from pymarl_explained.utils.config_utils import (  # noqa: E402
     apply_overrides,
-    check_override,
     config_copy,
-    load_yaml_config,
+    get_by_dotted_key,
+    load_config,
     parse_value,
-    recursive_dict_update,
 )
 from pymarl_explained.utils.logging import get_logger, read_metrics  # noqa: E402
-from pymarl_explained.utils.multi_algs import expand_multi_algs  # noqa: E402
 
 # PyMARL captures the output at the file-descriptor level ("fd"); "sys" also works in Jupyter.
 SETTINGS["CAPTURE_MODE"] = "sys"
@@ -93,28 +92,23 @@ def build_experiment(config: dict, results_path: str | None = None) -> Experimen
     return ex
 
 
-def _get_config(params: list[str], arg_name: str, subfolder: str) -> dict:
-    """Find ``--config=<name>`` (or ``--env-config``) in ``params``, remove it, load the file."""
-    config_name = None
+def _get_config(params: list[str], arg_name: str) -> str:
+    """Find ``--config=<name>`` (or ``--env-config``) in ``params``, remove it, return the name."""
     for _i, _v in enumerate(params):
         if _v.split("=")[0] == arg_name:
-            config_name = _v.split("=", 1)[1]
             del params[_i]
-            break
-
-    if config_name is None:
-        default = {"--config": "qmix", "--env-config": "sc2"}[arg_name]
-        get_logger().info(f"No {arg_name} given: using {default!r}")
-        config_name = default
-    return load_yaml_config(config_name, subfolder)
+            return _v.split("=", 1)[1]
+    default = {"--config": "qmix", "--env-config": "sc2"}[arg_name]
+    get_logger().info(f"No {arg_name} given: using {default!r}")
+    return default
 
 
 def _get_other_config(params: list[str]) -> dict[str, Any]:
-    """The OMG fork's extras: every ``--key=value`` / ``--flag`` before ``with`` becomes a config entry.
+    """Every ``--key=value`` / ``--flag`` before ``with`` as a config entry (the forked main.py's extras).
 
     ``['main.py', '--seed=123', '--debug']`` -> ``{'seed': 123, 'debug': True}``, and both are
     removed from ``params``. Sacred's own options (``--name=...``, ``-F DIR``, ``--unobserved``...)
-    are left for sacred.
+    are left for sacred. The values are checked with the ``with`` overrides, by ``load_config``.
     """
     sacred_options = {"--name", "--comment", "--file_storage", "--unobserved", "--force", "--loglevel",
                       "--print-config", "--pdb", "--capture", "--id", "--priority", "--enforce_clean",
@@ -147,33 +141,17 @@ def _with_overrides(params: list[str]) -> dict[str, Any]:
 def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
     """argv -> (merged and checked config, the argv left for sacred)."""
     params = list(argv)
-    config_dict = load_yaml_config("default")
-
-    env_config = _get_config(params, "--env-config", "envs")
-    alg_config = _get_config(params, "--config", "algs")
-    config_dict = recursive_dict_update(config_dict, env_config)
-    config_dict = recursive_dict_update(config_dict, alg_config)
-
-    # --key=value extras (OMG), then sacred's `with key=value`: both checked against the config
+    env_name = _get_config(params, "--env-config")
+    alg_name = _get_config(params, "--config")
     other = _get_other_config(params)
-    # OMG fork: --multi_algs puts algs/<train_alg>.yaml under the composite config (utils/multi_algs.py)
-    config_dict = expand_multi_algs(config_dict, alg_config, {**other, **_with_overrides(params)})
-    for key, value in other.items():
-        other[key] = check_override(config_dict, key, value)
-    recursive_dict_update(config_dict, other)
     updates = _with_overrides(params)
-    apply_overrides(config_dict, updates)
+    # one builder for the command line and the notebooks; both kinds of override are checked there
+    config_dict = load_config(alg_name, env_name, {**other, **updates})
     if updates:  # hand sacred the checked values, so it records them with their right types
         at = params.index("with")
         others = [t for t in params[at + 1:] if "=" not in t]  # named configs and the like
-        params = params[: at + 1] + others + [f"{k}={_get(config_dict, k)!r}" for k in updates]
+        params = params[: at + 1] + others + [f"{k}={get_by_dotted_key(config_dict, k)!r}" for k in updates]
     return config_dict, params
-
-
-def _get(config: Mapping[str, Any], dotted_key: str) -> Any:
-    for part in dotted_key.split("."):
-        config = config[part]
-    return config
 
 
 def prepare_config(config: dict) -> dict:

@@ -3,16 +3,26 @@
 Call order (notebook 01_run_py follows it):
 
 ``run`` -> ``args_sanity_check`` -> ``run_sequential``:
-build the runner (it builds the env) -> read env_info -> scheme, groups, preprocess ->
-ReplayBuffer -> controller (mac) -> ``runner.setup`` -> learner -> (load a checkpoint) ->
-the training loop: run an episode, insert it, sample and train once the buffer holds
-``batch_size`` episodes, test every ``test_interval`` env steps, save every
-``save_model_interval``, log every ``log_interval``.
+:func:`build_components` (the runner, which builds the env -> env_info -> scheme, groups,
+preprocess -> ReplayBuffer -> controller (mac) -> ``runner.setup`` -> learner) -> (load a
+checkpoint) -> the training loop, one iteration at a time:
 
-Changes from PyMARL, each fixing a reported problem: the seed reaches python, numpy, torch and
-the env (main.py); a missing checkpoint is an error, not a silent return; no ``os._exit`` at the
-end, so a notebook kernel survives a run; checkpoints are written atomically; a plain
-``metrics.jsonl`` per run for plotting; a tqdm progress bar over ``t_env``.
+1. :func:`collect_episodes`: run an episode (``batch_size_run`` of them with the parallel
+   runner) and insert it into the buffer;
+2. :func:`train_when_ready`: once the buffer holds ``batch_size`` episodes, sample and train;
+3. :func:`test_when_due`: test episodes every ``test_interval`` env steps;
+4. :func:`save_when_due`: a checkpoint every ``save_model_interval`` env steps (``save_model``);
+5. :func:`log_when_due`: the "Recent Stats" block every ``log_interval`` env steps.
+
+A fork that changes the loop registers a :class:`TrainingLoop` in ``LOOP_REGISTRY`` under the
+name its configs put in ``run`` (pymarl2 selects its run functions with the same key): it may
+prepare the args before anything is built, add scheme fields, and collect episodes its own way;
+every other step stays the one above.
+
+Changes from PyMARL, each fixing a reported problem: the seed also reaches python's ``random``
+(main.py); a missing checkpoint is an error, not a silent return; no ``os._exit`` at the end, so
+a notebook kernel survives a run; checkpoints are written atomically; a plain ``metrics.jsonl``
+per run for plotting; a tqdm progress bar over ``t_env``.
 """
 
 from __future__ import annotations
@@ -21,8 +31,8 @@ import datetime
 import json
 import os
 import pprint
-import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace as SN
 from typing import Any
@@ -33,12 +43,14 @@ from tqdm.auto import tqdm
 from pymarl_explained.components.episode_buffer import ReplayBuffer
 from pymarl_explained.components.transforms import OneHot
 from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
-from pymarl_explained.errors import CheckpointError, ConfigError
+from pymarl_explained.errors import ConfigError
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
+from pymarl_explained.plotting.curves import write_training_curve
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
 from pymarl_explained.utils.atomic import atomic_write_text
-from pymarl_explained.utils.logging import Logger, get_logger
-from pymarl_explained.utils.multi_algs import OMG_LEARNERS, check_omg_buffer, omg_preflight
+from pymarl_explained.utils.checkpoint import find_checkpoint, save_checkpoint
+from pymarl_explained.utils.logging import Logger
+from pymarl_explained.utils.registry import Registry
 from pymarl_explained.utils.timehelper import time_left, time_str
 
 
@@ -77,7 +89,7 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
         summary = run_sequential(args=args, logger=logger)
     finally:
         logger.close()
-    curve = write_curve(run_dir, title=f"{args.name} on {map_name} (seed {args.seed})")
+    curve = write_training_curve(run_dir, title=f"{args.name} on {map_name} (seed {args.seed})")
     if curve is not None:
         _log.info(f"Training curves: {curve}")
     _log.info("Exiting script")
@@ -85,61 +97,63 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
     return summary
 
 
-def write_curve(run_dir: Path, title: str) -> Path | None:
-    """Plot the run's metrics.jsonl into ``<run_dir>/curve.png`` (None if nothing was logged)."""
-    import matplotlib.pyplot as plt
+# ---------------------------------------------------------------------------- the training loop
+def run_sequential(args, logger) -> dict[str, Any]:
+    """Build everything, then alternate collecting episodes and training until ``t_max``."""
+    loop = LOOP_REGISTRY[args.run]
+    loop.prepare(args)  # PyMARL's own loop changes nothing here
 
-    from pymarl_explained.plotting import plot_training_curves, save_figure
+    runner, buffer, learner = build_components(args, logger, loop)
+    try:
+        if args.checkpoint_path != "":
+            load_checkpoint(args, runner, learner, logger)
+            if args.evaluate or args.save_replay:
+                evaluate_sequential(args, runner)
+                if logger.stats:
+                    logger.log_stat("episode", 0, runner.t_env, to_sacred=False)
+                    logger.print_recent_stats()
+                return _summary(args, runner, logger, episode=0)
+        elif args.evaluate:
+            raise ConfigError("evaluate=True needs checkpoint_path: the folder of a run saved with save_model=True.")
 
-    try:
-        fig = plot_training_curves(run_dir / "metrics.jsonl", title=title)
-    except ValueError:
-        return None
-    try:
-        return save_figure(fig, run_dir / "curve.png")
-    except Exception as exc:  # the run itself succeeded: a plotting problem must not fail it
-        get_logger().warning(f"Could not write the training curve: {exc}")
-        return None
+        # start training
+        episode = 0
+        clock = LoopClock(last_test_T=-args.test_interval - 1, t_start=runner.t_env)
+        logger.console_logger.info(f"Beginning training for {args.t_max} timesteps")
+        bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
+                   disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
+
+        while runner.t_env <= args.t_max:
+            t_before = runner.t_env
+            # one training episode (batch_size_run of them with the parallel runner)
+            n_episodes = loop.collect(args, runner, buffer)
+
+            train_when_ready(args, buffer, learner, runner.t_env, episode)
+            test_when_due(args, runner, logger, clock, bar)
+            save_when_due(args, learner, runner.t_env, logger, clock)
+
+            episode += n_episodes
+
+            log_when_due(args, logger, runner.t_env, episode, clock)
+            bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
+
+        bar.close()
+        finish_training(args, learner, runner, logger, episode, clock)
+        return _summary(args, runner, logger, episode)
     finally:
-        plt.close(fig)
+        runner.close_env()  # also when training fails or is interrupted: no stray env processes
 
 
-def evaluate_sequential(args, runner) -> None:
-    """``evaluate=True``: play test episodes with the loaded model, log their stats, stop."""
-    n_test_runs = max(1, args.test_nepisode // runner.batch_size)
-    for _ in range(n_test_runs):
-        runner.run(test_mode=True)
+@dataclass
+class LoopClock:
+    """The loop's bookkeeping: PyMARL's local variables of ``run_sequential``."""
 
-    if args.save_replay:
-        runner.save_replay()
-
-    runner.close_env()
-
-
-def find_checkpoint(checkpoint_path: str, load_step: int) -> tuple[int, str]:
-    """The ``<checkpoint_path>/<t_env>/`` folder to load: the latest when ``load_step`` is 0,
-    else the one closest to ``load_step``. Returns ``(t_env, folder)``."""
-    if not os.path.isdir(checkpoint_path):
-        raise CheckpointError(
-            f"checkpoint_path {checkpoint_path!r} is not a directory. It should be a "
-            "results/models/<token> folder written by a run with save_model=True."
-        )
-    timesteps = [int(name) for name in os.listdir(checkpoint_path)
-                 if name.isdigit() and os.path.isdir(os.path.join(checkpoint_path, name))]
-    if not timesteps:
-        raise CheckpointError(f"No <t_env> sub-folders with saved models in {checkpoint_path!r}.")
-    if load_step == 0:
-        timestep_to_load = max(timesteps)
-    else:
-        timestep_to_load = min(timesteps, key=lambda x: abs(x - load_step))  # the closest
-    return timestep_to_load, os.path.join(checkpoint_path, str(timestep_to_load))
-
-
-def lookup(registry: dict, name: str, key: str):
-    """``registry[name]``, or a ConfigError listing the names that exist."""
-    if name not in registry:
-        raise ConfigError(f"Unknown {key} {name!r}. Valid values of {key}: {', '.join(sorted(registry))}.")
-    return registry[name]
+    last_test_T: int
+    t_start: int = 0
+    last_log_T: int = 0
+    model_save_time: int = 0
+    start_time: float = field(default_factory=time.time)
+    last_time: float = field(default_factory=time.time)
 
 
 def build_scheme(env_info: dict) -> tuple[dict, dict, dict]:
@@ -158,25 +172,15 @@ def build_scheme(env_info: dict) -> tuple[dict, dict, dict]:
     return scheme, groups, preprocess
 
 
-def run_sequential(args, logger) -> dict[str, Any]:
-    """Build everything, then alternate collecting episodes and training until ``t_max``.
+def build_components(args, logger, loop: TrainingLoop | None = None):
+    """Runner, replay buffer and learner (the learner holds the controller, ``learner.mac``).
 
-    OMG fork (marked "OMG fork:" below; the plain path is unchanged): for the learners
-    q_learner_4am and omg_learner, t_max and batch_size are multiplied by n_agents before
-    anything is built, each iteration collects n_agents episodes (inserting each, with its
-    agent_idx when agent_shift is set), and the learner regroups the sample (seed 003).
+    The runner builds the env, so it comes first: the env's sizes shape everything else and are
+    copied into ``args`` (``n_agents``, ``n_actions``, ``state_shape``, ``obs_shape``).
     """
-    # OMG fork: composite-config checks; n_agents from the map, so the batch sizing can come first
-    omg_preflight(args)
-    if args.learner in OMG_LEARNERS:  # ["q_learner_4am", "omg_learner"]
-        args.t_max *= args.n_agents
-        args.batch_size *= args.n_agents
-        check_omg_buffer(args)
-
-    # the runner builds the env, so it is built first: its sizes shape everything else
-    runner = lookup(r_REGISTRY, args.runner, "runner")(args=args, logger=logger)
+    loop = loop or TrainingLoop()
+    runner = r_REGISTRY[args.runner](args=args, logger=logger)
     try:
-
         env_info = runner.get_env_info()
         args.n_agents = env_info["n_agents"]
         args.n_actions = env_info["n_actions"]
@@ -184,138 +188,155 @@ def run_sequential(args, logger) -> dict[str, Any]:
         args.obs_shape = env_info["obs_shape"]
 
         scheme, groups, preprocess = build_scheme(env_info)
-        if getattr(args, "multi_algs", False):  # OMG fork: the episode's agent_shift
-            scheme["agent_idx"] = {"vshape": (1,), "dtype": th.long, "episode_const": True}
+        loop.extend_scheme(scheme, args)
 
         buffer = ReplayBuffer(scheme, groups, args.buffer_size, env_info["episode_limit"] + 1,
                               preprocess=preprocess,
                               device="cpu" if args.buffer_cpu_only else args.device)
 
-        mac = lookup(mac_REGISTRY, args.mac, "mac")(buffer.scheme, groups, args)
+        mac = mac_REGISTRY[args.mac](buffer.scheme, groups, args)
 
         runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=mac)
 
-        learner = lookup(le_REGISTRY, args.learner, "learner")(mac, buffer.scheme, logger, args)
+        learner = le_REGISTRY[args.learner](mac, buffer.scheme, logger, args)
 
         if args.use_cuda:
             learner.cuda()
-
-        if args.checkpoint_path != "":
-            timestep_to_load, model_path = find_checkpoint(args.checkpoint_path, args.load_step)
-            logger.console_logger.info(f"Loading model from {model_path}")
-            learner.load_models(model_path)
-            runner.t_env = timestep_to_load
-
-            if args.evaluate or args.save_replay:
-                evaluate_sequential(args, runner)
-                if logger.stats:
-                    logger.log_stat("episode", 0, runner.t_env, to_sacred=False)
-                    logger.print_recent_stats()
-                return _summary(args, runner, logger, episode=0)
-        elif args.evaluate:
-            raise ConfigError("evaluate=True needs checkpoint_path: the folder of a run saved with save_model=True.")
-
-        # start training
-        episode = 0
-        last_test_T = -args.test_interval - 1
-        last_log_T = 0
-        model_save_time = 0
-        t_start = runner.t_env
-
-        start_time = time.time()
-        last_time = start_time
-        wallclock_path = Path(args.run_dir) / "wallclock.jsonl"
-
-        logger.console_logger.info(f"Beginning training for {args.t_max} timesteps")
-        bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
-                   disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
-
-        while runner.t_env <= args.t_max:
-            t_before = runner.t_env
-            # one training episode (batch_size_run of them with the parallel runner)
-            # OMG fork: q_learner_4am / omg_learner run n_agents episodes per iteration (seed 003)
-            batch_runs = args.n_agents if args.learner in OMG_LEARNERS else 1
-            for _ in range(batch_runs):
-                episode_batch = runner.run(test_mode=False)
-                if getattr(args, "agent_shift", 0):
-                    episode_batch.update({"agent_idx": [args.agent_shift]}, ts=0)
-                buffer.insert_episode_batch(episode_batch)
-
-            if buffer.can_sample(args.batch_size):
-                episode_sample = buffer.sample(args.batch_size)
-
-                # drop the steps after the longest sampled episode ended
-                max_ep_t = episode_sample.max_t_filled()
-                episode_sample = episode_sample[:, :max_ep_t]
-
-                if episode_sample.device != args.device:
-                    episode_sample.to(args.device)
-
-                learner.train(episode_sample, runner.t_env, episode)
-
-            # test phase every test_interval env steps
-            n_test_runs = max(1, args.test_nepisode // runner.batch_size)
-            if (runner.t_env - last_test_T) / args.test_interval >= 1.0:
-                logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
-                remaining = time_left(last_time, last_test_T, runner.t_env, args.t_max)
-                passed = time_str(time.time() - start_time)
-                logger.console_logger.info(f"Estimated time left: {remaining}. Time passed: {passed}")
-                last_time = time.time()
-
-                last_test_T = runner.t_env
-                for _ in range(n_test_runs):
-                    runner.run(test_mode=True)
-                _record_wallclock(wallclock_path, runner.t_env, time.time() - start_time)
-                won = logger.stats.get("test_battle_won_mean")
-                if won:
-                    bar.set_postfix(test_won=f"{won[-1][1]:.2f}", refresh=False)
-
-            if args.save_model and (runner.t_env - model_save_time >= args.save_model_interval or model_save_time == 0):
-                model_save_time = runner.t_env
-                save_checkpoint(args, learner, runner.t_env, logger)
-
-            episode += args.batch_size_run * batch_runs  # OMG fork: batch_runs is 1 on the plain path
-
-            if (runner.t_env - last_log_T) >= args.log_interval:
-                logger.log_stat("episode", episode, runner.t_env)
-                logger.print_recent_stats()
-                last_log_T = runner.t_env
-
-            bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
-
-        bar.close()
-        if runner.t_env > last_log_T:  # a last stats block, so a short run also shows its numbers
-            logger.log_stat("episode", episode, runner.t_env)
-            logger.print_recent_stats()
-        if args.save_model and model_save_time != runner.t_env:
-            save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
-        logger.console_logger.info("Finished Training")
-        elapsed = time.time() - start_time
-        logger.console_logger.info(
-            f"{runner.t_env - t_start} env steps in {time_str(elapsed)} "
-            f"({(runner.t_env - t_start) / max(elapsed, 1e-9):.0f} steps/s)")
-        return _summary(args, runner, logger, episode)
-    finally:
-        runner.close_env()  # also when training fails or is interrupted: no stray env processes
+    except BaseException:
+        runner.close_env()
+        raise
+    return runner, buffer, learner
 
 
-def save_checkpoint(args, learner, t_env: int, logger) -> str:
-    """Save agent, mixer and optimiser into ``results/models/<token>/<t_env>/``.
+def collect_episodes(args, runner, buffer: ReplayBuffer) -> int:
+    """One iteration's data: ``runner.run`` plays an episode in each of its ``batch_size_run``
+    envs and returns them as one EpisodeBatch, inserted into the buffer. Returns the number of
+    episodes played."""
+    episode_batch = runner.run(test_mode=False)
+    buffer.insert_episode_batch(episode_batch)
+    return runner.batch_size
 
-    The files are written into a temporary sibling folder that is renamed into place at the end,
-    so a run killed while saving never leaves a half-written ``<t_env>`` folder for
-    :func:`find_checkpoint` to pick.
+
+def train_when_ready(args, buffer: ReplayBuffer, learner, t_env: int, episode: int) -> dict[str, float] | None:
+    """Once the buffer holds ``batch_size`` episodes: sample them, cut the padding, train once.
+
+    Returns the learner's stats, or None while the buffer is still too small.
     """
-    save_path = os.path.join(args.local_results_path, "models", args.unique_token, str(t_env))
-    logger.console_logger.info(f"Saving models to {save_path}")
-    tmp_path = save_path + ".partial"
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    os.makedirs(tmp_path)
-    learner.save_models(tmp_path)
-    if os.path.isdir(save_path):
-        shutil.rmtree(save_path)
-    os.replace(tmp_path, save_path)
-    return save_path
+    if not buffer.can_sample(args.batch_size):
+        return None
+    episode_sample = buffer.sample(args.batch_size)
+
+    # drop the steps after the longest sampled episode ended
+    max_ep_t = episode_sample.max_t_filled()
+    episode_sample = episode_sample[:, :max_ep_t]
+
+    if episode_sample.device != args.device:
+        episode_sample.to(args.device)
+
+    return learner.train(episode_sample, t_env, episode)
+
+
+def test_when_due(args, runner, logger, clock: LoopClock, bar=None) -> bool:
+    """Every ``test_interval`` env steps, play ``test_nepisode`` greedy test episodes. Returns
+    whether it did."""
+    if (runner.t_env - clock.last_test_T) / args.test_interval < 1.0:
+        return False
+    n_test_runs = max(1, args.test_nepisode // runner.batch_size)
+    logger.console_logger.info(f"t_env: {runner.t_env} / {args.t_max}")
+    remaining = time_left(clock.last_time, clock.last_test_T, runner.t_env, args.t_max)
+    passed = time_str(time.time() - clock.start_time)
+    logger.console_logger.info(f"Estimated time left: {remaining}. Time passed: {passed}")
+    clock.last_time = time.time()
+
+    clock.last_test_T = runner.t_env
+    for _ in range(n_test_runs):
+        runner.run(test_mode=True)
+    _record_wallclock(Path(args.run_dir) / "wallclock.jsonl", runner.t_env, time.time() - clock.start_time)
+    won = logger.stats.get("test_battle_won_mean")
+    if won and bar is not None:
+        bar.set_postfix(test_won=f"{won[-1][1]:.2f}", refresh=False)
+    return True
+
+
+def save_when_due(args, learner, t_env: int, logger, clock: LoopClock) -> str | None:
+    """With ``save_model``: a checkpoint at the first iteration and every ``save_model_interval``
+    env steps. Returns its folder, or None."""
+    if args.save_model and (t_env - clock.model_save_time >= args.save_model_interval or clock.model_save_time == 0):
+        clock.model_save_time = t_env
+        return save_checkpoint(args, learner, t_env, logger)
+    return None
+
+
+def log_when_due(args, logger, t_env: int, episode: int, clock: LoopClock) -> bool:
+    """Every ``log_interval`` env steps, log the episode count and print the "Recent Stats" block."""
+    if (t_env - clock.last_log_T) < args.log_interval:
+        return False
+    logger.log_stat("episode", episode, t_env)
+    logger.print_recent_stats()
+    clock.last_log_T = t_env
+    return True
+
+
+def finish_training(args, learner, runner, logger, episode: int, clock: LoopClock) -> None:
+    """After the loop: a last stats block, a last checkpoint, and the speed of the run."""
+    if runner.t_env > clock.last_log_T:  # a last stats block, so a short run also shows its numbers
+        logger.log_stat("episode", episode, runner.t_env)
+        logger.print_recent_stats()
+    if args.save_model and clock.model_save_time != runner.t_env:
+        save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
+    logger.console_logger.info("Finished Training")
+    elapsed = time.time() - clock.start_time
+    logger.console_logger.info(
+        f"{runner.t_env - clock.t_start} env steps in {time_str(elapsed)} "
+        f"({(runner.t_env - clock.t_start) / max(elapsed, 1e-9):.0f} steps/s)")
+
+
+class TrainingLoop:
+    """Where a training loop may differ from PyMARL's; each method here is PyMARL's behaviour.
+
+    A fork subclasses it and registers an instance in ``LOOP_REGISTRY``:
+
+    - ``prepare(args)``: called first, before anything is built (a fork may rescale sizes);
+    - ``extend_scheme(scheme, args)``: add fields that every stored episode carries;
+    - ``collect(args, runner, buffer)``: run and insert one iteration's episodes and return how
+      many (the loop adds them to its ``episode`` counter after training, testing and saving).
+    """
+
+    def prepare(self, args) -> None:
+        """PyMARL's loop needs nothing before the components are built."""
+
+    def extend_scheme(self, scheme: dict, args) -> None:
+        """PyMARL's episodes store the scheme of :func:`build_scheme` and nothing more."""
+
+    def collect(self, args, runner, buffer: ReplayBuffer) -> int:
+        return collect_episodes(args, runner, buffer)
+
+
+#: Training-loop variants by the config's ``run`` key; a fork registers its own.
+LOOP_REGISTRY = Registry("run", {"default": TrainingLoop()})
+
+
+# ---------------------------------------------------------------------------- loading and evaluating
+def load_checkpoint(args, runner, learner, logger) -> int:
+    """Load ``checkpoint_path`` (its latest ``<t_env>`` folder, or the one closest to
+    ``load_step``) into the learner; the runner's ``t_env`` continues from there."""
+    timestep_to_load, model_path = find_checkpoint(args.checkpoint_path, args.load_step)
+    logger.console_logger.info(f"Loading model from {model_path}")
+    learner.load_models(model_path)
+    runner.t_env = timestep_to_load
+    return timestep_to_load
+
+
+def evaluate_sequential(args, runner) -> None:
+    """``evaluate=True``: play test episodes with the loaded model, log their stats, stop."""
+    n_test_runs = max(1, args.test_nepisode // runner.batch_size)
+    for _ in range(n_test_runs):
+        runner.run(test_mode=True)
+
+    if args.save_replay:
+        runner.save_replay()
+
+    runner.close_env()
 
 
 def _record_wallclock(path: Path, t_env: int, elapsed_s: float) -> None:

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
+from conftest import RecordingLogger, empty_batch
 
 from pymarl_explained import load_config, train
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.components.transforms import OneHot
 from pymarl_explained.controllers.basic_controller import BasicMAC
 from pymarl_explained.errors import ConfigError
 from pymarl_explained.learners import REGISTRY as learner_REGISTRY
@@ -21,10 +21,11 @@ from pymarl_explained.learners.coma_learner import (
     counterfactual_advantages,
     policy_over_available,
 )
+from pymarl_explained.learners.learner_utils import agent_outputs
 from pymarl_explained.learners.qtran_learner import QTranLearner, qtran_losses
 from pymarl_explained.modules.critics.coma import COMACritic
 from pymarl_explained.modules.mixers.qtran import QTranBase
-from pymarl_explained.utils.config_utils import CONFIG_DIR, available_configs
+from pymarl_explained.utils.config_utils import available_configs, find_config_file
 from pymarl_explained.utils.rl_utils import build_td_lambda_targets
 
 
@@ -113,24 +114,10 @@ def test_policy_over_available_renormalises_and_keeps_padding_finite():
     assert pi[2].tolist() == [0.0, 0.0, 0.0]
 
 
-def make_scheme(n_agents: int, n_actions: int, state_shape: int = 5, obs_shape: int = 4):
-    scheme = {
-        "state": {"vshape": state_shape},
-        "obs": {"vshape": obs_shape, "group": "agents"},
-        "actions": {"vshape": (1,), "group": "agents", "dtype": torch.long},
-        "avail_actions": {"vshape": (n_actions,), "group": "agents", "dtype": torch.int},
-        "reward": {"vshape": (1,)},
-        "terminated": {"vshape": (1,), "dtype": torch.uint8},
-    }
-    preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=n_actions)])}
-    return scheme, preprocess
-
-
 def random_batch(n_agents=2, n_actions=3, T=5, seed=0) -> EpisodeBatch:
     """Episode 0 dies at t=1 (filled 0..2, then padding: nothing available), episode 1 times out."""
     gen = torch.Generator().manual_seed(seed)
-    scheme, preprocess = make_scheme(n_agents, n_actions)
-    batch = EpisodeBatch(scheme, {"agents": n_agents}, 2, T, preprocess=preprocess)
+    batch = empty_batch(2, T, n_agents, n_actions)
     avail = (torch.rand(2, T, n_agents, n_actions, generator=gen) < 0.6).int()
     avail[..., 0] = 1
     actions = torch.stack([torch.multinomial(a.float(), 1) for a in avail.view(-1, n_actions)]).view(
@@ -162,22 +149,12 @@ def make_args(**overrides) -> SimpleNamespace:
     return SimpleNamespace(**args)
 
 
-class RecordingLogger:
-    def __init__(self):
-        self.stats: list[tuple[str, float, int]] = []
-        self.console_logger = SimpleNamespace(info=lambda msg: None)
-
-    def log_stat(self, key, value, t):
-        self.stats.append((key, value, t))
-
-
 def build_learner(kind: str, **overrides):
     torch.manual_seed(0)
     if kind == "qtran":
         overrides = {"agent_output_type": "q", "action_selector": "epsilon_greedy", **overrides}
     args = make_args(**overrides)
-    scheme, preprocess = make_scheme(args.n_agents, args.n_actions)
-    buffer_scheme = EpisodeBatch(scheme, {"agents": args.n_agents}, 1, 2, preprocess=preprocess).scheme
+    buffer_scheme = empty_batch(1, 2, args.n_agents, args.n_actions).scheme
     mac = BasicMAC(buffer_scheme, {"agents": args.n_agents}, args)
     learner_cls = COMALearner if kind == "coma" else QTranLearner
     return learner_cls(mac, buffer_scheme, RecordingLogger(), args)
@@ -302,7 +279,8 @@ def test_qtran_fast_unroll_equals_the_per_step_loop(double_q):
     the same update as with PyMARL's per-step loop: same stats, gradients and new weights."""
     learners = {fast: build_learner("qtran", double_q=double_q, learner_fast_unroll=fast) for fast in (True, False)}
     batch = random_batch()
-    outs = {fast: learner._unroll(learner.mac, batch) for fast, learner in learners.items()}
+    outs = {fast: agent_outputs(learner.mac, batch, learner.args, return_hidden=True)
+            for fast, learner in learners.items()}
     for seq, loop in zip(outs[True], outs[False], strict=True):
         torch.testing.assert_close(seq, loop, atol=1e-5, rtol=0)
     stats = {fast: learner.train(batch, t_env=0, episode_num=0) for fast, learner in learners.items()}
@@ -349,7 +327,7 @@ def test_checkpoint_save_and_load(tmp_path, kind, files):
 
 # ---------------------------------------------------------------------------- every config trains
 def _alg_yaml(name: str) -> dict:
-    with open(CONFIG_DIR / "algs" / f"{name}.yaml", encoding="utf-8") as f:
+    with open(find_config_file(name, "algs"), encoding="utf-8") as f:
         return yaml.safe_load(f) or {}
 
 
@@ -378,7 +356,7 @@ ALG_CONFIGS = _standalone_alg_configs()
 @pytest.mark.parametrize("alg", ALG_CONFIGS)
 def test_every_alg_config_trains_briefly(tmp_path, monkeypatch, alg):
     # drawing curve.png takes most of such a short run; test_training covers it
-    monkeypatch.setattr("pymarl_explained.run.write_curve", lambda run_dir, title: None)
+    monkeypatch.setattr("pymarl_explained.run.write_training_curve", lambda run_dir, title: None)
     config = load_config(alg, "sc2", {})
     assert config["learner"] in learner_REGISTRY
     overrides = {

@@ -67,7 +67,7 @@ def test_bad_overrides(key, value, message):
 
 
 def test_unknown_config_names_list_valid_ones():
-    message = r"Unknown --config 'qmx'. Did you mean 'qmix'.*Valid names: .*iql, .*qmix, .*vdn"
+    message = r"Unknown --config 'qmx'. Did you mean 'qmix'.*Valid values of --config: .*iql, .*qmix, .*vdn"
     with pytest.raises(ConfigError, match=message):
         load_config("qmx")
     with pytest.raises(ConfigError, match="Unknown --env-config 'sc3'"):
@@ -83,16 +83,28 @@ def test_parse_value_like_sacred():
     assert parse_value("[1, 2]") == [1, 2]
 
 
-def test_document_argv_is_traced_like_seed_004():
-    """The seed 004 example: _get_config pops each file name, _get_other_config the extras."""
+def test_document_argv_is_traced_like_the_package_layout_notes():
+    """The package layout notes' example: _get_config pops each config name, _get_other_config the extras."""
     params = ["main.py", "--env-config=sc2", "--config=qmix", "--seed=123", "--debug"]
-    env_config = _get_config(params, "--env-config", "envs")
+    assert _get_config(params, "--env-config") == "sc2"
     assert params == ["main.py", "--config=qmix", "--seed=123", "--debug"]
-    assert env_config["env"] == "sc2"
-    alg_config = _get_config(params, "--config", "algs")
-    assert params == ["main.py", "--seed=123", "--debug"] and alg_config["name"] == "qmix"
+    assert _get_config(params, "--config") == "qmix"
+    assert params == ["main.py", "--seed=123", "--debug"]
     assert _get_other_config(params) == {"seed": 123, "debug": True}
     assert params == ["main.py"]
+
+
+def test_extras_and_with_overrides_are_checked_alike():
+    """``--key=value`` extras go through the same checks as ``with`` overrides (dotted keys too)."""
+    config, _ = parse_command_line(["main.py", "--config=qmix", "--env_args.map_name=8m", "with", "t_max=100"])
+    assert config["env_args"]["map_name"] == "8m" and config["t_max"] == 100 and "env_args.map_name" not in config
+    with pytest.raises(ConfigError, match="Unknown config key 't_mx'"):
+        parse_command_line(["main.py", "--config=qmix", "--t_mx=5"])
+    with pytest.raises(ConfigError, match="Bad value for 't_max'"):
+        parse_command_line(["main.py", "--config=qmix", "--t_max=abc"])
+    # `with` wins over an extra for the same key
+    config, _ = parse_command_line(["main.py", "--config=qmix", "--t_max=5", "with", "t_max=7"])
+    assert config["t_max"] == 7
 
 
 def test_parse_command_line_pymarl_syntax():

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pymarl_explained import omg_pipeline
 from pymarl_explained.errors import CheckpointError
+from pymarl_explained.omg import pipeline as omg_pipeline
 
 TINY = {"teammate_t_max": 100, "vae_t_max": 100, "ego_t_max": 60, "batch_size": 2, "buffer_size": 16,
         "test_nepisode": 1, "epsilon_anneal_time": 200, "interval": 100, "target_update_interval": 5}
@@ -48,7 +48,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     run_dir = Path(results) / "runs" / models.name
     config = json.loads((run_dir / "config.json").read_text())
     assert config["learner"] == "omg_learner" and config["train_alg"] == "iql_omg"
-    # run_sequential: t_max and batch_size x n_agents (seed 003); the learner trained and logged its losses
+    # run_sequential: t_max and batch_size x n_agents (OMG batch-sizing notes); the learner logged its losses
     assert int(step.name) > TINY["ego_t_max"] * 4
     keys = {json.loads(line)["key"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()}
     assert {"loss", "omg_loss", "omg_kl", "test_battle_won_mean"} <= keys

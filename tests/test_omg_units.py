@@ -11,16 +11,16 @@ import torch
 from pymarl_explained import load_config
 from pymarl_explained.components.episode_buffer import EpisodeBatch
 from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
-from pymarl_explained.controllers.om_controller import MultiModuleMAC
 from pymarl_explained.errors import CheckpointError, ConfigError
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
-from pymarl_explained.learners.q_learner_4am import refine_batch
 from pymarl_explained.modules.agents import REGISTRY as agent_REGISTRY
-from pymarl_explained.modules.am import am_REGISTRY
-from pymarl_explained.modules.am.omg_am import OMGAM, select_subgoal
+from pymarl_explained.omg.am import am_REGISTRY
+from pymarl_explained.omg.am.omg_am import OMGAM, select_subgoal
+from pymarl_explained.omg.controller import MultiModuleMAC
+from pymarl_explained.omg.learners.q_learner_4am import refine_batch
+from pymarl_explained.omg.multi_algs import check_omg_buffer, omg_preflight, parse_composite_name
 from pymarl_explained.run import build_scheme
 from pymarl_explained.utils.config_utils import available_configs, load_yaml_config
-from pymarl_explained.utils.multi_algs import check_omg_buffer, omg_preflight, parse_composite_name
 
 # MarineMicro_MvsM_4's sizes (README table): 4 agents, 10 actions, obs 40, state 68, limit 60
 ENV_INFO = {"n_agents": 4, "n_actions": 10, "obs_shape": 40, "state_shape": 68, "episode_limit": 60}
@@ -96,7 +96,7 @@ def test_registries_and_composite_names():
     for name in composites:  # every composite's name spells its agent_algs
         config = load_yaml_config(name, "algs")
         assert parse_composite_name(name) == config["agent_algs"], name
-        assert config["buffer_size"] >= 32 * len(config["agent_algs"]), name  # seed 003: >= 32 * n_agents
+        assert config["buffer_size"] >= 32 * len(config["agent_algs"]), name  # >= 32 * n_agents
 
 
 def test_multi_alg_merge_gives_the_ego_settings_and_cli_wins():

@@ -9,47 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import RecordingLogger, TableMAC, empty_batch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.components.transforms import OneHot
 from pymarl_explained.controllers.basic_controller import BasicMAC
 from pymarl_explained.errors import ConfigError
 from pymarl_explained.learners import REGISTRY as learner_REGISTRY
 from pymarl_explained.learners.q_learner import QLearner
-
-
-class RecordingLogger:
-    def __init__(self):
-        self.stats: list[tuple[str, float, int]] = []
-        self.console_logger = SimpleNamespace(info=lambda msg: self.stats.append(("info", msg, -1)))
-
-    def log_stat(self, key, value, t):
-        self.stats.append((key, value, t))
-
-
-class TableMAC:
-    """A stub controller whose Q-values are ``scale * table[b, t]`` (one learnable scalar)."""
-
-    def __init__(self, table: torch.Tensor):
-        self.table = table
-        self.scale = torch.nn.Parameter(torch.tensor(1.0))
-
-    def parameters(self):
-        return [self.scale]
-
-    def init_hidden(self, batch_size):
-        pass
-
-    def forward(self, batch, t, test_mode=False):
-        return self.scale * self.table[:, t]
-
-    def forward_sequence(self, batch, test_mode=False):
-        return self.scale * self.table
-
-    def load_state(self, other):
-        self.table = other.table.clone()
-        with torch.no_grad():
-            self.scale.copy_(other.scale)
 
 
 def make_args(**overrides):
@@ -66,16 +32,7 @@ def make_args(**overrides):
 
 
 def make_batch(batch_size, T, n_agents, n_actions, state_shape=3, obs_shape=2):
-    scheme = {
-        "state": {"vshape": state_shape},
-        "obs": {"vshape": obs_shape, "group": "agents"},
-        "actions": {"vshape": (1,), "group": "agents", "dtype": torch.long},
-        "avail_actions": {"vshape": (n_actions,), "group": "agents", "dtype": torch.int},
-        "reward": {"vshape": (1,)},
-        "terminated": {"vshape": (1,), "dtype": torch.uint8},
-    }
-    preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=n_actions)])}
-    return EpisodeBatch(scheme, {"agents": n_agents}, batch_size, T, preprocess=preprocess)
+    return empty_batch(batch_size, T, n_agents, n_actions, state_shape, obs_shape)
 
 
 def stub_learner(online, target, **arg_overrides):
@@ -244,8 +201,7 @@ def test_target_update_every_interval_and_log_interval():
     batch = hand_batch(True)
     for episode, t_env in [(0, 0), (50, 60), (199, 150), (200, 210), (250, 250), (400, 400)]:
         learner.train(batch, t_env, episode)
-    updates = [s for s in logger.stats if s[0] == "info"]
-    assert len(updates) == 2 and learner.last_target_update_episode == 400
+    assert logger.infos == ["Updated target network"] * 2 and learner.last_target_update_episode == 400
     assert torch.equal(learner.target_mac.table, ONLINE)
     logged_at = sorted({t for key, _, t in logger.stats if key == "loss"})
     assert logged_at == [0, 150, 250, 400]

@@ -169,7 +169,7 @@ def test_checkpoint_folder_appears_only_when_complete(tmp_path, monkeypatch):
     """A save interrupted half-way leaves no <t_env> folder that find_checkpoint could pick."""
     from types import SimpleNamespace
 
-    from pymarl_explained.run import find_checkpoint, save_checkpoint
+    from pymarl_explained.utils.checkpoint import find_checkpoint, save_checkpoint
 
     class HalfSaver:
         def save_models(self, path):

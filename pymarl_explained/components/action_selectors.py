@@ -12,6 +12,8 @@ import torch
 from torch.distributions import Categorical
 
 from pymarl_explained.components.epsilon_schedules import DecayThenFlatSchedule
+from pymarl_explained.utils.registry import Registry
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
 
 def _check_some_action_available(avail_actions: torch.Tensor) -> None:
@@ -60,7 +62,7 @@ class EpsilonGreedyActionSelector:
     Epsilon decays linearly from ``args.epsilon_start`` to ``args.epsilon_finish`` over
     ``args.epsilon_anneal_time`` env steps. In ``test_mode`` epsilon is
     ``args.evaluation_epsilon`` (0.0 unless set, i.e. greedy). The greedy choice ignores
-    unavailable actions (their values are set to -inf before the argmax).
+    unavailable actions (their values are set to ``UNAVAILABLE_Q`` before the argmax).
     """
 
     def __init__(self, args):
@@ -80,7 +82,7 @@ class EpsilonGreedyActionSelector:
 
         # Unavailable actions can never be the argmax.
         masked_q_values = agent_inputs.clone()
-        masked_q_values[avail_actions == 0] = -float("inf")
+        masked_q_values[avail_actions == 0] = UNAVAILABLE_Q
 
         random_numbers = torch.rand_like(agent_inputs[:, :, 0])
         pick_random = (random_numbers < self.epsilon).long()
@@ -92,7 +94,7 @@ class EpsilonGreedyActionSelector:
         return pick_random * random_actions + (1 - pick_random) * greedy_actions
 
 
-REGISTRY = {
+REGISTRY = Registry("action_selector", {
     "multinomial": MultinomialActionSelector,
     "epsilon_greedy": EpsilonGreedyActionSelector,
-}
+})

@@ -36,3 +36,18 @@ class OneHot(Transform):
 
     def infer_output_info(self, vshape_in, dtype_in) -> tuple[tuple[int], torch.dtype]:
         return (self.out_dim,), torch.float32
+
+
+def last_actions_onehot(actions_onehot: torch.Tensor, t: int | None = None) -> torch.Tensor:
+    """The previous step's one-hot actions, the "last action" an agent sees in its input.
+
+    ``actions_onehot`` is a batch field (B, T, ...). With ``t`` given: the actions of step
+    ``t - 1`` (B, ...), zeros at ``t = 0`` (nothing was done before the first step). Without
+    ``t``: the same for every step at once, i.e. the field shifted one step later along time,
+    (B, T, ...) with zeros at step 0.
+    """
+    if t is None:
+        return torch.cat([torch.zeros_like(actions_onehot[:, :1]), actions_onehot[:, :-1]], dim=1)
+    if t == 0:
+        return torch.zeros_like(actions_onehot[:, 0])
+    return actions_onehot[:, t - 1]

@@ -1,9 +1,8 @@
 """Multi-agent controllers, by the name used in the config's ``mac`` key."""
 
 from pymarl_explained.controllers.basic_controller import BasicMAC
-from pymarl_explained.controllers.om_controller import MultiModuleMAC  # OMG fork
+from pymarl_explained.utils.registry import Registry
 
-REGISTRY = {"basic_mac": BasicMAC}
-REGISTRY["multi_module_mac"] = MultiModuleMAC  # OMG fork: one algorithm per agent slot
+REGISTRY = Registry("mac", {"basic_mac": BasicMAC})
 
-__all__ = ["REGISTRY", "BasicMAC", "MultiModuleMAC"]
+__all__ = ["REGISTRY", "BasicMAC"]

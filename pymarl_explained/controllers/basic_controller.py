@@ -7,9 +7,11 @@ import os
 import torch
 
 from pymarl_explained.components.action_selectors import REGISTRY as action_REGISTRY
-from pymarl_explained.errors import CheckpointError, ConfigError
+from pymarl_explained.components.transforms import last_actions_onehot
 from pymarl_explained.modules.agents import REGISTRY as agent_REGISTRY
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
 
 class BasicMAC:
@@ -21,12 +23,13 @@ class BasicMAC:
     reshaped to ``(batch * n_agents, input_shape)`` so that one network call serves every agent
     of every episode; the recurrent hidden state is kept per agent in ``self.hidden_states``.
 
-    ``forward(batch, t)`` is PyMARL's per-step call (used for acting and by the reference
-    learner path); ``forward_sequence(batch)`` gives the same outputs for all steps at once
-    (the learner's fast path).
+    ``forward(batch, t)`` is PyMARL's per-step call (used for acting); ``forward_sequence(batch)``
+    gives the outputs of every step, which is what the learners need: the whole sequence at once
+    (the fast path) or PyMARL's loop over ``forward`` (``per_step=True``), the same numbers.
 
     PyMARL defect fixed: an unknown ``agent`` or ``action_selector`` name was a bare KeyError;
-    it is a ConfigError listing the valid names. Checkpoints are written atomically.
+    the registries answer with a ConfigError listing the valid names. Checkpoints are written
+    atomically.
     """
 
     def __init__(self, scheme: dict, groups: dict, args):
@@ -36,9 +39,6 @@ class BasicMAC:
         self._build_agents(input_shape)
         self.agent_output_type = args.agent_output_type
 
-        if args.action_selector not in action_REGISTRY:
-            raise ConfigError(f"Unknown action_selector {args.action_selector!r}; "
-                              f"valid: {sorted(action_REGISTRY)}")
         self.action_selector = action_REGISTRY[args.action_selector](args)
 
         self.hidden_states: torch.Tensor | None = None
@@ -70,16 +70,20 @@ class BasicMAC:
         agent_outs = self._postprocess_outputs(agent_outs, avail_actions, test_mode)
         return agent_outs.view(ep_batch.batch_size, self.n_agents, -1)
 
-    def forward_sequence(self, ep_batch, test_mode: bool = False, return_hidden: bool = False):
+    def forward_sequence(self, ep_batch, test_mode: bool = False, return_hidden: bool = False,
+                         per_step: bool = False):
         """Agent outputs (batch, T, n_agents, n_actions) for every step, starting from
-        ``hidden_states`` (call ``init_hidden`` first). Equal to stacking ``forward(batch, t)``
-        for t = 0..T-1; agents without ``forward_sequence`` fall back to that loop.
+        ``hidden_states`` (call ``init_hidden`` first).
+
+        ``per_step=True`` is PyMARL's loop, stacking ``forward(batch, t)`` for t = 0..T-1; the
+        default builds every step's inputs at once and runs the agent over the sequence
+        (:func:`unroll_agent`): the same numbers, faster.
 
         ``return_hidden=True`` also returns every step's hidden state, (batch, T, n_agents, H):
         QTRAN's mixer reads them.
         """
         bs, T = ep_batch.batch_size, ep_batch.max_seq_length
-        if not hasattr(self.agent, "forward_sequence"):
+        if per_step:
             outs, hiddens = [], []
             for t in range(T):
                 outs.append(self.forward(ep_batch, t, test_mode=test_mode))
@@ -88,7 +92,7 @@ class BasicMAC:
             return (agent_outs, torch.stack(hiddens, dim=1)) if return_hidden else agent_outs
         inputs = self._build_sequence_inputs(ep_batch)  # (B, T, n_agents, input_shape)
         inputs = inputs.transpose(0, 1).reshape(T, bs * self.n_agents, -1)
-        agent_outs, hiddens = self.agent.forward_sequence(inputs, self.hidden_states)
+        agent_outs, hiddens = unroll_agent(self.agent, inputs, self.hidden_states)
         self.hidden_states = hiddens[-1]
         avail_actions = ep_batch["avail_actions"].transpose(0, 1)  # (T, B, n_agents, n_actions)
         agent_outs = self._postprocess_outputs(agent_outs.reshape(T * bs * self.n_agents, -1),
@@ -101,7 +105,7 @@ class BasicMAC:
     def _postprocess_outputs(self, agent_outs: torch.Tensor, avail_actions: torch.Tensor,
                              test_mode: bool) -> torch.Tensor:
         """Q-values pass through. Policy logits (``agent_output_type="pi_logits"``) become
-        probabilities: softmax (after setting unavailable logits to -1e10 when
+        probabilities: softmax (after setting unavailable logits to ``UNAVAILABLE_Q`` when
         ``mask_before_softmax``, default True), then, outside test mode, an epsilon floor mixing
         in a uniform distribution over the (available) actions.
 
@@ -113,7 +117,7 @@ class BasicMAC:
         reshaped_avail_actions = avail_actions.reshape(agent_outs.shape[0], -1)
         if mask_before_softmax:
             # unavailable actions get a huge negative logit, so the softmax gives them ~0 probability
-            agent_outs = agent_outs.masked_fill(reshaped_avail_actions == 0, -1e10)
+            agent_outs = agent_outs.masked_fill(reshaped_avail_actions == 0, UNAVAILABLE_Q)
         agent_outs = torch.nn.functional.softmax(agent_outs, dim=-1)
         if not test_mode:
             epsilon = self.action_selector.epsilon
@@ -151,8 +155,6 @@ class BasicMAC:
 
     # ------------------------------------------------------------------ network and inputs
     def _build_agents(self, input_shape: int) -> None:
-        if self.args.agent not in agent_REGISTRY:
-            raise ConfigError(f"Unknown agent {self.args.agent!r}; valid: {sorted(agent_REGISTRY)}")
         self.agent = agent_REGISTRY[self.args.agent](input_shape, self.args)
 
     def _build_inputs(self, batch, t: int) -> torch.Tensor:
@@ -160,10 +162,7 @@ class BasicMAC:
         bs = batch.batch_size
         inputs = [batch["obs"][:, t]]  # (B, n_agents, obs)
         if self.args.obs_last_action:
-            if t == 0:
-                inputs.append(torch.zeros_like(batch["actions_onehot"][:, t]))
-            else:
-                inputs.append(batch["actions_onehot"][:, t - 1])
+            inputs.append(last_actions_onehot(batch["actions_onehot"], t))
         if self.args.obs_agent_id:
             inputs.append(torch.eye(self.n_agents, device=batch.device).unsqueeze(0).expand(bs, -1, -1))
         return torch.cat([x.reshape(bs * self.n_agents, -1) for x in inputs], dim=1)
@@ -174,9 +173,7 @@ class BasicMAC:
         obs = batch["obs"][:, :T]
         inputs = [obs]
         if self.args.obs_last_action:
-            actions_onehot = batch["actions_onehot"][:, :T]
-            last_actions = torch.cat([torch.zeros_like(actions_onehot[:, :1]), actions_onehot[:, :-1]], dim=1)
-            inputs.append(last_actions)
+            inputs.append(last_actions_onehot(batch["actions_onehot"][:, :T]))
         if self.args.obs_agent_id:
             eye = torch.eye(self.n_agents, device=obs.device, dtype=obs.dtype)
             inputs.append(eye.expand(bs, T, -1, -1))
@@ -193,13 +190,20 @@ class BasicMAC:
         return input_shape
 
 
-def load_state_dict_checked(module: torch.nn.Module | torch.optim.Optimizer, path: str) -> None:
-    """Load ``path`` (mapped onto the CPU) into ``module``; a missing file or a mismatching
-    checkpoint is a CheckpointError naming the file."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"Checkpoint file {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        module.load_state_dict(state)
-    except (RuntimeError, ValueError, KeyError) as error:
-        raise CheckpointError(f"Checkpoint {path} does not match the model: {error}") from error
+def unroll_agent(agent: torch.nn.Module, inputs: torch.Tensor, hidden: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a recurrent agent network over a sequence: the one unroll every controller uses.
+
+    ``inputs`` (T, N, input_shape) with N = batch * n_agents rows, ``hidden`` (N, H) or any
+    shape with N * H elements. Returns ``(outputs (T, N, n_actions), hidden states (T, N, H))``.
+    Agents with a ``forward_sequence`` method (RNNAgent) run it; others are stepped one ``t``
+    at a time.
+    """
+    if hasattr(agent, "forward_sequence"):
+        return agent.forward_sequence(inputs, hidden)
+    outs, hiddens = [], []
+    for t in range(inputs.shape[0]):
+        out, hidden = agent(inputs[t], hidden)
+        outs.append(out)
+        hiddens.append(hidden)
+    return torch.stack(outs, dim=0), torch.stack(hiddens, dim=0)

@@ -26,23 +26,29 @@ pass of this batch (as in PyMARL).
 from __future__ import annotations
 
 import copy
-import logging
 import os
 
 import torch
 from torch.optim import RMSprop
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers.basic_controller import load_state_dict_checked
 from pymarl_explained.errors import ConfigError
+from pymarl_explained.learners.learner_utils import (
+    agent_outputs,
+    log_stats_when_due,
+    log_target_update,
+    optimiser_step,
+    target_update_due,
+    td_batch_fields,
+)
 from pymarl_explained.modules.critics.coma import COMACritic
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
 from pymarl_explained.utils.rl_utils import build_td_lambda_targets
 
 CRITIC_TRAIN_MODES = ("seq", "batch")
 CRITIC_STATS = ("critic_loss", "critic_grad_norm", "td_error_abs", "q_taken_mean", "target_mean")
 
-_module_logger = logging.getLogger(__name__)
 
 
 def policy_over_available(mac_out: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:
@@ -130,18 +136,14 @@ class COMALearner:
     # ------------------------------------------------------------------ training
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """Critic steps, then one actor step, on ``batch``; returns the stats (see the class docstring)."""
-        rewards = batch["reward"][:, :-1]
+        rewards, _, terminated, mask = td_batch_fields(batch)
         actions = batch["actions"]  # all T steps: the target critic scores the last one too
-        terminated = batch["terminated"][:, :-1].float()
-        mask = batch["filled"][:, :-1].float()
-        # a step after a real termination is padding
-        mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
         avail_actions = batch["avail_actions"][:, :-1]
 
         q_vals, critic_stats = self._train_critic(batch, rewards, terminated, actions, mask)
 
         actions = actions[:, :-1]
-        mac_out = self._agent_outputs(batch)[:, :-1]  # (B, T-1, n_agents, n_actions)
+        mac_out = agent_outputs(self.mac, batch, self.args)[:, :-1]  # (B, T-1, n_agents, n_actions)
         pi = policy_over_available(mac_out, avail_actions)
 
         agent_mask = mask.expand(-1, -1, self.n_agents)
@@ -152,12 +154,10 @@ class COMALearner:
         log_pi_taken = torch.log(torch.where(agent_mask > 0, pi_taken, torch.ones_like(pi_taken)))
         coma_loss = -(advantages * log_pi_taken * agent_mask).sum() / agent_mask.sum()
 
-        self.agent_optimiser.zero_grad()
-        coma_loss.backward()
-        agent_grad_norm = torch.nn.utils.clip_grad_norm_(self.agent_params, self.args.grad_norm_clip)
-        self.agent_optimiser.step()
+        agent_grad_norm = optimiser_step(self.agent_optimiser, coma_loss, self.agent_params, self.args.grad_norm_clip)
 
-        if (self.critic_training_steps - self.last_target_update_step) / self.args.target_update_interval >= 1.0:
+        if target_update_due(self.critic_training_steps, self.last_target_update_step,
+                             self.args.target_update_interval):
             self._update_targets()
             self.last_target_update_step = self.critic_training_steps
 
@@ -167,21 +167,11 @@ class COMALearner:
         stats.update({
             "advantage_mean": (advantages * agent_mask).sum().item() / mask_elems,
             "coma_loss": coma_loss.item(),
-            "agent_grad_norm": float(agent_grad_norm),
+            "agent_grad_norm": agent_grad_norm,
             "pi_max": (pi.max(dim=-1)[0] * agent_mask).sum().item() / mask_elems,
         })
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        log_stats_when_due(self, stats, t_env)
         return stats
-
-    def _agent_outputs(self, batch: EpisodeBatch) -> torch.Tensor:
-        """The controller's policies (B, T, n_agents, n_actions) over every stored step."""
-        self.mac.init_hidden(batch.batch_size)
-        if getattr(self.args, "learner_fast_unroll", True):
-            return self.mac.forward_sequence(batch)
-        return torch.stack([self.mac.forward(batch, t=t) for t in range(batch.max_seq_length)], dim=1)
 
     def _train_critic(
         self, batch: EpisodeBatch, rewards: torch.Tensor, terminated: torch.Tensor, actions: torch.Tensor,
@@ -218,15 +208,12 @@ class COMALearner:
 
             masked_td_error = (q_taken - targets_t) * mask_t
             loss = (masked_td_error**2).sum() / mask_t.sum()
-            self.critic_optimiser.zero_grad()
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.critic_params, self.args.grad_norm_clip)
-            self.critic_optimiser.step()
+            grad_norm = optimiser_step(self.critic_optimiser, loss, self.critic_params, self.args.grad_norm_clip)
             self.critic_training_steps += 1
 
             mask_elems = mask_t.sum().item()
             running_log["critic_loss"].append(loss.item())
-            running_log["critic_grad_norm"].append(float(grad_norm))
+            running_log["critic_grad_norm"].append(grad_norm)
             running_log["td_error_abs"].append(masked_td_error.abs().sum().item() / mask_elems)
             running_log["q_taken_mean"].append((q_taken * mask_t).sum().item() / mask_elems)
             running_log["target_mean"].append((targets_t * mask_t).sum().item() / mask_elems)
@@ -234,7 +221,7 @@ class COMALearner:
 
     def _update_targets(self) -> None:
         self.target_critic.load_state_dict(self.critic.state_dict())
-        getattr(self.logger, "console_logger", _module_logger).info("Updated target network")
+        log_target_update(self.logger)
 
     # ------------------------------------------------------------------ devices and checkpoints
     def cuda(self) -> None:

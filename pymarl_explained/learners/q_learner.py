@@ -19,23 +19,25 @@ For a batch of B episodes of T stored steps (the last one only bootstraps):
 from __future__ import annotations
 
 import copy
-import logging
 import os
 
 import torch
 from torch.optim import RMSprop
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers.basic_controller import load_state_dict_checked
-from pymarl_explained.errors import ConfigError
-from pymarl_explained.modules.mixers.qmix import QMixer
-from pymarl_explained.modules.mixers.vdn import VDNMixer
+from pymarl_explained.learners.learner_utils import (
+    agent_outputs,
+    log_stats_when_due,
+    log_target_update,
+    optimiser_step,
+    q_learning_stats,
+    target_update_due,
+    td_batch_fields,
+)
+from pymarl_explained.modules.mixers import REGISTRY as mixer_REGISTRY
 from pymarl_explained.utils.atomic import atomic_save
-from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q, bootstrap_qvals  # noqa: F401 (re-exported)
-
-MIXERS = {"vdn": VDNMixer, "qmix": QMixer}
-
-_module_logger = logging.getLogger(__name__)
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
+from pymarl_explained.utils.rl_utils import bootstrap_qvals
 
 
 class QLearner:
@@ -46,12 +48,13 @@ class QLearner:
     ``logger.log_stat`` every ``learner_log_interval`` env steps, as in PyMARL.
 
     ``args.learner_fast_unroll`` (default True) computes the agents' outputs over the whole
-    sequence with ``mac.forward_sequence``; False uses PyMARL's step-by-step loop over
-    ``mac.forward``. Both give the same numbers (tested).
+    sequence at once; False uses PyMARL's step-by-step loop over ``mac.forward``. Both give the
+    same numbers (tested).
 
     PyMARL defect fixed: ``load_models`` left the target mixer at its random initialisation until
     the next target update; it now loads the saved mixer into the target mixer too.
-    PyMARL defect fixed: an unknown mixer name was a bare ValueError; it is a ConfigError.
+    PyMARL defect fixed: an unknown mixer name was a bare ValueError; the mixer registry answers
+    with a ConfigError listing the valid names.
     """
 
     def __init__(self, mac, scheme: dict, logger, args):
@@ -64,9 +67,7 @@ class QLearner:
 
         self.mixer = None
         if args.mixer is not None:
-            if args.mixer not in MIXERS:
-                raise ConfigError(f"Mixer {args.mixer!r} not recognised; valid: None (IQL), {sorted(MIXERS)}")
-            self.mixer = QMixer(args) if args.mixer == "qmix" else VDNMixer()
+            self.mixer = mixer_REGISTRY[args.mixer](args)
             self.params += list(self.mixer.parameters())
             self.target_mixer = copy.deepcopy(self.mixer)
 
@@ -77,36 +78,21 @@ class QLearner:
 
         self.log_stats_t = -self.args.learner_log_interval - 1
 
-    def _agent_outputs(self, mac, batch: EpisodeBatch) -> torch.Tensor:
-        """Outputs (B, T, n_agents, n_actions) of ``mac`` over every step of ``batch``."""
-        mac.init_hidden(batch.batch_size)
-        if getattr(self.args, "learner_fast_unroll", True):
-            return mac.forward_sequence(batch)
-        mac_out = []
-        for t in range(batch.max_seq_length):
-            mac_out.append(mac.forward(batch, t=t))
-        return torch.stack(mac_out, dim=1)  # (B, T, n_agents, n_actions)
-
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """One gradient step on ``batch``; returns the stats of this step (see the class docstring)."""
         # the step-t quantities; the last stored step only serves as a bootstrap state
-        rewards = batch["reward"][:, :-1]
-        actions = batch["actions"][:, :-1]
-        terminated = batch["terminated"][:, :-1].float()
-        mask = batch["filled"][:, :-1].float()
-        # A step after a real termination is padding, whatever "filled" says.
-        mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
+        rewards, actions, terminated, mask = td_batch_fields(batch)
         avail_actions = batch["avail_actions"]
 
         # online Q-values at every stored step
-        mac_out = self._agent_outputs(self.mac, batch)
+        mac_out = agent_outputs(self.mac, batch, self.args)
         # Q of the action each agent actually took
         chosen_action_qvals = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():  # PyMARL builds this graph and never uses it; detached targets are equal
             # target Q-values for steps 1..T-1 (step 0 is never a next state); double Q: the online
             # network picks the action, the target network scores it; never an unavailable action
-            target_mac_out = self._agent_outputs(self.target_mac, batch)
+            target_mac_out = agent_outputs(self.target_mac, batch, self.args)
             target_max_qvals = bootstrap_qvals(mac_out, target_mac_out, avail_actions, self.args.double_q)
 
             if self.mixer is not None:
@@ -129,37 +115,22 @@ class QLearner:
         # mean squared TD error over the real steps only
         loss = (masked_td_error**2).sum() / mask.sum()
 
-        self.optimiser.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        self.optimiser.step()
+        grad_norm = optimiser_step(self.optimiser, loss, self.params, self.args.grad_norm_clip)
 
-        if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+        if target_update_due(episode_num, self.last_target_update_episode, self.args.target_update_interval):
             self._update_targets()
             self.last_target_update_episode = episode_num
 
-        mask_elems = mask.sum().item()
-        stats = {
-            "loss": loss.item(),
-            "grad_norm": float(grad_norm),
-            "td_error_abs": masked_td_error.abs().sum().item() / mask_elems,
-            # PyMARL's quirk, kept so that curves compare with PyMARL's: both means divide by
-            # mask_elems * n_agents even when the values were mixed into one Q_tot per step (and
-            # for IQL mask_elems already counts every agent), so they are not plain means.
-            "q_taken_mean": (chosen_action_qvals * mask).sum().item() / (mask_elems * self.args.n_agents),
-            "target_mean": (targets * mask).sum().item() / (mask_elems * self.args.n_agents),
-        }
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        stats = q_learning_stats(loss, grad_norm, masked_td_error, chosen_action_qvals, targets, mask,
+                                 self.args.n_agents)
+        log_stats_when_due(self, stats, t_env)
         return stats
 
     def _update_targets(self) -> None:
         self.target_mac.load_state(self.mac)
         if self.mixer is not None:
             self.target_mixer.load_state_dict(self.mixer.state_dict())
-        getattr(self.logger, "console_logger", _module_logger).info("Updated target network")
+        log_target_update(self.logger)
 
     def cuda(self) -> None:
         self.mac.cuda()

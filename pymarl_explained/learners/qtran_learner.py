@@ -23,20 +23,25 @@ clipping and a hard target update every ``target_update_interval`` episodes, as 
 from __future__ import annotations
 
 import copy
-import logging
 import os
 
 import torch
 from torch.optim import RMSprop
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers.basic_controller import load_state_dict_checked
 from pymarl_explained.errors import ConfigError
+from pymarl_explained.learners.learner_utils import (
+    agent_outputs,
+    log_stats_when_due,
+    log_target_update,
+    optimiser_step,
+    target_update_due,
+    td_batch_fields,
+)
 from pymarl_explained.modules.mixers.qtran import QTranBase
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
 from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
-
-_module_logger = logging.getLogger(__name__)
 
 
 def qtran_losses(
@@ -116,33 +121,14 @@ class QTranLearner:
         self.last_target_update_episode = 0
         self.log_stats_t = -args.learner_log_interval - 1
 
-    def _unroll(self, mac, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Agent outputs (B, T, n_agents, n_actions) and GRU hidden states (B, T, n_agents, H).
-
-        ``args.learner_fast_unroll`` (default True): the whole sequence at once; False: PyMARL's
-        step-by-step loop. Both give the same numbers (tested).
-        """
-        bs = batch.batch_size
-        mac.init_hidden(bs)
-        if getattr(self.args, "learner_fast_unroll", True):
-            return mac.forward_sequence(batch, return_hidden=True)
-        outs, hiddens = [], []
-        for t in range(batch.max_seq_length):
-            outs.append(mac.forward(batch, t=t))
-            hiddens.append(mac.hidden_states.reshape(bs, mac.n_agents, -1))
-        return torch.stack(outs, dim=1), torch.stack(hiddens, dim=1)
-
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """One gradient step on ``batch``; returns the stats of this step."""
-        rewards = batch["reward"][:, :-1]
-        actions = batch["actions"][:, :-1]
-        terminated = batch["terminated"][:, :-1].float()
-        mask = batch["filled"][:, :-1].float()
-        mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
+        rewards, actions, terminated, mask = td_batch_fields(batch)
         avail_actions = batch["avail_actions"]
         states = batch["state"]
 
-        mac_out, hidden_states = self._unroll(self.mac, batch)
+        # agent outputs and GRU hidden states (B, T, n_agents, H): the mixer reads the hidden states
+        mac_out, hidden_states = agent_outputs(self.mac, batch, self.args, return_hidden=True)
         chosen_action_qvals = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)  # (B, T-1, n)
 
         # the online agents' greedy (available) actions and their values, at every step
@@ -153,7 +139,7 @@ class QTranLearner:
         joint_qs, vs = self.mixer(states[:, :-1], hidden_states[:, :-1], batch["actions_onehot"][:, :-1])
 
         with torch.no_grad():
-            target_mac_out, target_hidden = self._unroll(self.target_mac, batch)
+            target_mac_out, target_hidden = agent_outputs(self.target_mac, batch, self.args, return_hidden=True)
             if self.args.double_q:
                 next_greedy = current_greedy[:, 1:]
             else:
@@ -171,12 +157,9 @@ class QTranLearner:
         loss = (losses["td_loss"] + self.args.opt_loss * losses["opt_loss"]
                 + self.args.nopt_min_loss * losses["nopt_loss"])
 
-        self.optimiser.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        self.optimiser.step()
+        grad_norm = optimiser_step(self.optimiser, loss, self.params, self.args.grad_norm_clip)
 
-        if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+        if target_update_due(episode_num, self.last_target_update_episode, self.args.target_update_interval):
             self._update_targets()
             self.last_target_update_episode = episode_num
 
@@ -186,23 +169,20 @@ class QTranLearner:
             "td_loss": losses["td_loss"].item(),
             "opt_loss": losses["opt_loss"].item(),
             "nopt_loss": losses["nopt_loss"].item(),
-            "grad_norm": float(grad_norm),
+            "grad_norm": grad_norm,
             "td_error_abs": losses["masked_td_error"].abs().sum().item() / mask_elems,
             "td_targets": (losses["td_targets"] * mask).sum().item() / mask_elems,
             "td_chosen_qs": (joint_qs * mask).sum().item() / mask_elems,
             "v_mean": (vs * mask).sum().item() / mask_elems,
             "agent_indiv_qs": (chosen_action_qvals * mask).sum().item() / (mask_elems * self.n_agents),
         }
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        log_stats_when_due(self, stats, t_env)
         return stats
 
     def _update_targets(self) -> None:
         self.target_mac.load_state(self.mac)
         self.target_mixer.load_state_dict(self.mixer.state_dict())
-        getattr(self.logger, "console_logger", _module_logger).info("Updated target network")
+        log_target_update(self.logger)
 
     def cuda(self) -> None:
         self.mac.cuda()

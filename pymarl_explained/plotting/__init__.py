@@ -6,6 +6,6 @@ Each helper returns a matplotlib Figure (the notebook calls ``plt.show()``);
 - :mod:`.curves`: training curves from a run's metrics.jsonl, and :func:`save_figure`.
 """
 
-from pymarl_explained.plotting.curves import TRAINING_KEYS, plot_training_curves, save_figure
+from pymarl_explained.plotting.curves import TRAINING_KEYS, plot_training_curves, save_figure, write_training_curve
 
-__all__ = ["TRAINING_KEYS", "plot_training_curves", "save_figure"]
+__all__ = ["TRAINING_KEYS", "plot_training_curves", "save_figure", "write_training_curve"]

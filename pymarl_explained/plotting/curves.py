@@ -75,3 +75,27 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def write_training_curve(run_dir: str | Path, title: str) -> Path | None:
+    """Plot a run's metrics.jsonl into ``<run_dir>/curve.png``; None if nothing was logged.
+
+    Called at the end of every run; a plotting problem is logged as a warning and never fails
+    the run that produced the metrics.
+    """
+    import matplotlib.pyplot as plt
+
+    from pymarl_explained.utils.logging import get_logger
+
+    run_dir = Path(run_dir)
+    try:
+        fig = plot_training_curves(run_dir / "metrics.jsonl", title=title)
+    except ValueError:
+        return None
+    try:
+        return save_figure(fig, run_dir / "curve.png")
+    except Exception as exc:  # the run itself succeeded: a plotting problem must not fail it
+        get_logger().warning(f"Could not write the training curve: {exc}")
+        return None
+    finally:
+        plt.close(fig)

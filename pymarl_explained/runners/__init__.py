@@ -2,8 +2,9 @@
 
 from pymarl_explained.runners.episode_runner import EpisodeRunner
 from pymarl_explained.runners.parallel_runner import ParallelRunner
+from pymarl_explained.utils.registry import Registry
 
-REGISTRY = {
+REGISTRY = Registry("runner", {
     "episode": EpisodeRunner,
     "parallel": ParallelRunner,
-}
+})

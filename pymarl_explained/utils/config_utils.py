@@ -5,13 +5,18 @@ PyMARL builds a run's config in four layers, each one overriding the last:
 1. ``config/default.yaml``            every run starts here
 2. ``config/envs/<env-config>.yaml``  e.g. ``sc2``
 3. ``config/algs/<config>.yaml``      e.g. ``qmix`` (the algorithm file wins over the env file)
-4. the command line                   ``with key=value`` (sacred) or ``--key=value`` (the OMG fork)
+4. the command line                   ``with key=value`` (sacred) or ``--key=value`` (a fork's extra syntax)
 
 The merge is a recursive dict update, so ``env_args.map_name=3m`` changes one entry of the
 nested ``env_args`` dict and keeps the others. PyMARL accepts any key on the command line, so a
 typo such as ``t_mx=100`` silently adds a new key and the run trains with the default ``t_max``;
 here an unknown key is an error naming the closest valid key, and a value of the wrong type
 (``t_max=abc``) is an error naming the key and the expected type.
+
+:func:`load_config` is the one config builder: the command line (``main.parse_command_line``)
+and the notebooks both call it. Plug-ins (:mod:`pymarl_explained.plugins`) may add a folder of
+YAML files (:func:`register_config_dir`) and a step between the algorithm file and the
+overrides (:func:`register_config_hook`).
 """
 
 from __future__ import annotations
@@ -19,37 +24,77 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pymarl_explained.errors import ConfigError
+from pymarl_explained.plugins import load_plugins
+from pymarl_explained.utils.registry import unknown_name_error
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+#: Folders searched for ``<subfolder>/<name>.yaml``, the package's own first; plug-ins add theirs.
+CONFIG_DIRS: list[Path] = [CONFIG_DIR]
+
+#: ``hook(config, alg_config, overrides) -> config``, applied after the algorithm file, before the overrides.
+ConfigHook = Callable[[dict, Mapping[str, Any], Mapping[str, Any]], dict]
+CONFIG_HOOKS: list[ConfigHook] = []
+
+
+def register_config_dir(path: str | Path) -> None:
+    """Make the YAML files under ``path`` (``path/algs/*.yaml``, ``path/envs/*.yaml``) loadable by name."""
+    path = Path(path).resolve()
+    if path not in CONFIG_DIRS:
+        CONFIG_DIRS.append(path)
+
+
+def register_config_hook(hook: ConfigHook) -> None:
+    """Add a step to :func:`load_config` between the algorithm file and the overrides."""
+    if hook not in CONFIG_HOOKS:
+        CONFIG_HOOKS.append(hook)
 
 # ``seed`` may be set although no YAML file defines it: it is sacred's own key. When it is
 # absent (or null), sacred draws a seed and records it in the run's config.
 
 
 def available_configs(subfolder: str) -> list[str]:
-    """Names of the YAML files in ``config/<subfolder>`` (``algs`` or ``envs``), sorted."""
-    return sorted(p.stem for p in (CONFIG_DIR / subfolder).glob("*.yaml"))
+    """Names of the YAML files in ``<config dir>/<subfolder>`` (``algs`` or ``envs``), sorted."""
+    load_plugins()
+    return sorted({p.stem for folder in CONFIG_DIRS for p in (folder / subfolder).glob("*.yaml")})
+
+
+def find_config_file(name: str, subfolder: str | None = None) -> Path:
+    """The file ``<subfolder>/<name>.yaml`` of the first config folder that has it."""
+    for _ in range(2):  # a second look after loading the plug-ins, which may add folders
+        for folder in CONFIG_DIRS:
+            path = folder / (subfolder or "") / f"{name}.yaml"
+            if path.is_file():
+                return path
+        if not load_plugins():
+            break
+    kind = {"algs": "--config", "envs": "--env-config"}.get(subfolder or "", "config")
+    raise unknown_name_error(kind, name, available_configs(subfolder or ""))
 
 
 def load_yaml_config(name: str, subfolder: str | None = None) -> dict[str, Any]:
-    """Read ``config/<subfolder>/<name>.yaml``; an unknown name lists the valid ones."""
-    path = CONFIG_DIR / (subfolder or "") / f"{name}.yaml"
-    if not path.is_file():
-        kind = {"algs": "--config", "envs": "--env-config"}.get(subfolder or "", "config")
-        valid = available_configs(subfolder or "")
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"Unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}.")
-    with open(path, encoding="utf-8") as f:
-        # PyMARL called yaml.load(f) without a Loader, which PyYAML >= 6 rejects.
-        return yaml.safe_load(f) or {}
+    """Read ``config/<subfolder>/<name>.yaml``; an unknown name lists the valid ones, and a file
+    that is not a YAML mapping is an error naming the file."""
+    path = find_config_file(name, subfolder)
+    try:
+        with open(path, encoding="utf-8") as f:
+            # PyMARL called yaml.load(f) without a Loader, which PyYAML >= 6 rejects.
+            config = yaml.safe_load(f)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path} must hold a mapping of config keys (key: value lines), "
+                          f"not a {type(config).__name__}.")
+    return config
 
 
 def recursive_dict_update(d: dict, u: Mapping) -> dict:
@@ -88,6 +133,24 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def walk_dotted_key(config: Mapping, key: str) -> tuple[Any, str]:
+    """``("env_args.map_name")`` -> ``(config["env_args"], "map_name")``: the node that holds the
+    last part of a dotted key, and that part. The node is None when the path does not exist."""
+    *path, leaf = key.split(".")
+    node: Any = config
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node, leaf
+
+
+def get_by_dotted_key(config: Mapping, key: str) -> Any:
+    """``get_by_dotted_key(c, "env_args.map_name")`` is ``c["env_args"]["map_name"]``."""
+    node, leaf = walk_dotted_key(config, key)
+    if not isinstance(node, Mapping) or leaf not in node:
+        raise KeyError(key)
+    return node[leaf]
+
+
 def _all_keys(config: Mapping, prefix: str = "") -> list[str]:
     keys = []
     for k, v in config.items():
@@ -113,11 +176,8 @@ def check_override(config: Mapping, key: str, value: Any) -> Any:
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             return value
         raise ConfigError(f"Bad value for 'seed': expected a non-negative int (or null), got {value!r}.")
-    *path, leaf = key.split(".")
-    node: Any = config
-    for part in path:
-        node = node.get(part) if isinstance(node, Mapping) else None
-    if isinstance(node, Mapping) and not node and path:
+    node, leaf = walk_dotted_key(config, key)
+    if isinstance(node, Mapping) and not node and "." in key:
         return value  # an empty nested dict (default.yaml's env_args: {}) accepts any sub-key
     if not isinstance(node, Mapping) or leaf not in node:
         valid = _all_keys(config)
@@ -174,20 +234,22 @@ def apply_overrides(config: dict, overrides: Mapping[str, Any] | None) -> dict:
 def load_config(
     alg: str = "qmix", env: str = "sc2", overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The merged config of a run: default -> envs/<env> -> algs/<alg> -> overrides.
+    """The merged config of a run: default -> envs/<env> -> algs/<alg> -> hooks -> overrides.
 
     This is what ``python -m pymarl_explained --config=<alg> --env-config=<env> with k=v ...``
-    builds before handing it to sacred; notebooks call it directly::
+    builds before handing it to sacred (``--key=value`` extras and ``with`` overrides both
+    arrive here as ``overrides``); notebooks call it directly::
 
         config = load_config("qmix", "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
-    """
-    from pymarl_explained.utils.multi_algs import expand_multi_algs
 
+    Every override is checked (:func:`check_override`) before it is applied.
+    """
+    load_plugins()
+    overrides = {k: parse_value(v) if isinstance(v, str) else v for k, v in (overrides or {}).items()}
     config = load_yaml_config("default")
     recursive_dict_update(config, load_yaml_config(env, "envs"))
     alg_config = load_yaml_config(alg, "algs")
     recursive_dict_update(config, alg_config)
-    # OMG fork: a composite config (multi_algs) puts algs/<train_alg>.yaml under itself
-    config = expand_multi_algs(config, alg_config, {k: parse_value(v) if isinstance(v, str) else v
-                                                    for k, v in (overrides or {}).items()})
+    for hook in CONFIG_HOOKS:
+        config = hook(config, alg_config, overrides)
     return apply_overrides(config, overrides)

@@ -55,7 +55,10 @@ def build_td_lambda_targets(
 
 
 UNAVAILABLE_Q = -9999999
-"""PyMARL's Q-value for actions that must never be chosen when bootstrapping."""
+"""The value given to an unavailable action wherever one must never be picked: the greedy
+choice of the action selectors and of the learners' bootstrap (PyMARL's -9999999), and the
+logit of a masked softmax policy (PyMARL used -1e10 there; both give it probability 0 in float32).
+Finite on purpose: a masked padding step then stays finite, where -inf times a zero mask is NaN."""
 
 
 def bootstrap_qvals(mac_out: torch.Tensor, target_mac_out: torch.Tensor, avail_actions: torch.Tensor,

@@ -1,9 +1,8 @@
 """Agent networks, by the name used in the config's ``agent`` key."""
 
-from pymarl_explained.modules.agents.idv_rnn_agent import IdvRNNAgent  # OMG fork: no parameter sharing
 from pymarl_explained.modules.agents.rnn_agent import RNNAgent
+from pymarl_explained.utils.registry import Registry
 
-REGISTRY = {"rnn": RNNAgent}
-REGISTRY["idv_rnn"] = IdvRNNAgent  # OMG fork
+REGISTRY = Registry("agent", {"rnn": RNNAgent})
 
-__all__ = ["REGISTRY", "RNNAgent", "IdvRNNAgent"]
+__all__ = ["REGISTRY", "RNNAgent"]

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
+from pymarl_explained.components.transforms import last_actions_onehot
 
 CRITIC_HIDDEN = 128  # PyMARL's width of both hidden layers
 
@@ -76,12 +77,7 @@ class COMACritic(nn.Module):
         # block (a, a) of this (n_agents, n_agents * n_actions) matrix is 0: "hide my own action"
         hide_own = (1 - torch.eye(n, device=state.device, dtype=dtype)).repeat_interleave(self.n_actions, dim=1)
 
-        if t is None:
-            previous = torch.cat([torch.zeros_like(actions_onehot[:, :1]), actions_onehot[:, :-1]], dim=1)
-        elif t == 0:
-            previous = torch.zeros_like(actions_onehot[:, :1])
-        else:
-            previous = actions_onehot[:, t - 1:t]
+        previous = last_actions_onehot(actions_onehot) if t is None else last_actions_onehot(actions_onehot, t)[:, None]
         joint_before = previous.reshape(bs, n_steps, n * self.n_actions)
 
         agent_ids = torch.eye(n, device=state.device, dtype=dtype).expand(bs, n_steps, -1, -1)

@@ -1,8 +1,11 @@
-"""Mixing networks. The learner picks one by the config's ``mixer`` name ("vdn", "qmix";
-"qtran_base" for the QTRAN learner)."""
+"""Mixing networks, by the config's ``mixer`` name: ``vdn`` and ``qmix`` (QLearner), ``qtran_base``
+(the QTRAN learner). Each is built as ``REGISTRY[args.mixer](args)``; ``mixer: null`` is IQL."""
 
 from pymarl_explained.modules.mixers.qmix import QMixer
 from pymarl_explained.modules.mixers.qtran import QTranBase
 from pymarl_explained.modules.mixers.vdn import VDNMixer
+from pymarl_explained.utils.registry import Registry
 
-__all__ = ["QMixer", "QTranBase", "VDNMixer"]
+REGISTRY = Registry("mixer", {"vdn": VDNMixer, "qmix": QMixer})
+
+__all__ = ["REGISTRY", "QMixer", "QTranBase", "VDNMixer"]

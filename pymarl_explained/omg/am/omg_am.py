@@ -47,18 +47,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pymarl_explained.errors import CheckpointError
-from pymarl_explained.modules.am.inputs import (
+from pymarl_explained.omg.am.inputs import (
     base_inputs_sequence,
     gru_cell_sequence,
     history_inputs_sequence,
     history_inputs_step,
     slot_field,
 )
-from pymarl_explained.modules.am.none_am import AgentModel, load_checked
+from pymarl_explained.omg.am.none_am import AgentModel
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
 VAE_FORMAT = "pymarl_explained.omg_prior_vae.v1"
-NEG = -1e9  # the value of an unavailable action when scoring candidates
 
 
 def reparameterise(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -236,7 +237,7 @@ class OMGAM(AgentModel):
         m, k = candidates.shape[:2]
         inputs = torch.cat([base_inputs.unsqueeze(1).expand(m, k, -1), candidates], dim=-1).reshape(m * k, -1)
         q, _ = eval_net(inputs, hidden.repeat_interleave(k, dim=0))
-        q = q.view(m, k, -1).masked_fill(avail_actions.unsqueeze(1) == 0, NEG)
+        q = q.view(m, k, -1).masked_fill(avail_actions.unsqueeze(1) == 0, UNAVAILABLE_Q)
         return q.max(dim=-1)[0]
 
     @torch.no_grad()
@@ -341,5 +342,5 @@ class OMGAM(AgentModel):
         self.save_prior(os.path.join(path, "vae.th"))
 
     def load_models(self, path: str | os.PathLike) -> None:
-        load_checked(self.cvae, os.path.join(path, "am.th"))
+        load_state_dict_checked(self.cvae, os.path.join(path, "am.th"))
         self.load_prior(os.path.join(path, "vae.th"))

@@ -11,11 +11,12 @@ Reconstruction note: the OMG fork's code is not public; these modules are this p
 reconstruction from the paper and the fork's description (see each module's docstring).
 """
 
-from pymarl_explained.modules.am.base_am import BaseAM
-from pymarl_explained.modules.am.none_am import AgentModel, NoneAM
-from pymarl_explained.modules.am.omg_am import OMGAM
+from pymarl_explained.omg.am.base_am import BaseAM
+from pymarl_explained.omg.am.none_am import AgentModel, NoneAM
+from pymarl_explained.omg.am.omg_am import OMGAM
+from pymarl_explained.utils.registry import Registry
 
-REGISTRY = {"none_am": NoneAM, "base_am": BaseAM, "omg_am": OMGAM}
+REGISTRY = Registry("am_model", {"none_am": NoneAM, "base_am": BaseAM, "omg_am": OMGAM})
 am_REGISTRY = REGISTRY
 
 __all__ = ["REGISTRY", "am_REGISTRY", "AgentModel", "NoneAM", "BaseAM", "OMGAM"]

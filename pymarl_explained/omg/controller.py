@@ -3,7 +3,7 @@
 **Reconstruction.** The OMG fork's ``om_controller.py`` is not public. This controller is built
 from the fork's description (reference notes) and our reading of its quoted fragments; the
 names (``agents``, ``agents_model``, ``main_alg``, ``main_alg_idx``, ``main_alg_args``,
-``main_alg_forward``, ``update_holdup``) follow the fragments, the code is ours.
+``main_alg_forward_sequence``, ``update_holdup``) follow the fragments, the code is ours.
 
 A composite config (``2iql1qmix1iql_omg``) gives ``agent_algs``, the algorithm of each slot.
 For each *distinct* algorithm the controller builds:
@@ -42,14 +42,16 @@ import torch
 
 from pymarl_explained.components.action_selectors import REGISTRY as action_REGISTRY
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers.basic_controller import load_state_dict_checked
+from pymarl_explained.controllers.basic_controller import unroll_agent
 from pymarl_explained.errors import CheckpointError, ConfigError
 from pymarl_explained.modules.agents import REGISTRY as agent_REGISTRY
-from pymarl_explained.modules.am import am_REGISTRY
-from pymarl_explained.modules.am.inputs import base_input_shape, base_inputs_sequence, base_inputs_step
+from pymarl_explained.omg.am import am_REGISTRY
+from pymarl_explained.omg.am.inputs import base_input_shape, base_inputs_sequence, base_inputs_step
+from pymarl_explained.omg.multi_algs import check_slot_count, check_train_alg
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import find_checkpoint, load_state_dict_checked
 from pymarl_explained.utils.config_utils import load_yaml_config
-from pymarl_explained.utils.multi_algs import check_slot_count, check_train_alg
+from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
 #: Keys that shape a teammate's network: taken from its own yaml, else from default.yaml.
 NETWORK_KEYS = ("agent", "rnn_hidden_dim", "obs_agent_id", "obs_last_action", "agent_output_type")
@@ -91,10 +93,6 @@ class MultiModuleMAC:
         self.agents_model = []
         self.agents = []
         for alg, alg_args in zip(self.alg_names, self.alg_args, strict=True):
-            for key, registry, kind in (("am_model", am_REGISTRY, "agent model"), ("agent", agent_REGISTRY, "agent")):
-                if getattr(alg_args, key) not in registry:
-                    raise ConfigError(f"Unknown {kind} {getattr(alg_args, key)!r} for algorithm {alg!r}; "
-                                      f"valid: {sorted(registry)}")
             if alg_args.agent_output_type != "q":
                 raise ConfigError(f"multi_module_mac combines Q-value agents; {alg!r} outputs "
                                   f"{alg_args.agent_output_type!r}.")
@@ -113,10 +111,7 @@ class MultiModuleMAC:
                                       for u in range(self.n_agents)])
         self.ego_unit = (self.ego_slot + self.agent_shift) % self.n_agents
 
-        sel = self.main_alg_args.action_selector
-        if sel not in action_REGISTRY:
-            raise ConfigError(f"Unknown action_selector {sel!r}; valid: {sorted(action_REGISTRY)}")
-        self.action_selector = action_REGISTRY[sel](self.main_alg_args)
+        self.action_selector = action_REGISTRY[self.main_alg_args.action_selector](self.main_alg_args)
         self.agent_output_type = "q"
         self.hidden_states: list[torch.Tensor | None] = [None] * len(self.alg_names)
         self.holdup: EpisodeBatch | None = None
@@ -125,11 +120,15 @@ class MultiModuleMAC:
 
     # ------------------------------------------------------------------ acting
     def select_actions(self, ep_batch, t_ep: int, t_env: int, bs=slice(None), test_mode: bool = False):
-        """Actions (len(bs), n_agents): the ego's unit epsilon-greedy, the fixed teammates greedy."""
+        """Actions (len(bs), n_agents): the ego's unit epsilon-greedy, the fixed teammates greedy.
+
+        Acting needs no gradients: the forward pass runs under ``torch.no_grad()``, as in BasicMAC.
+        """
         avail_actions = ep_batch["avail_actions"][:, t_ep]
-        agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
+        with torch.no_grad():
+            agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
         ego = self.action_selector.select_action(agent_outputs[bs], avail_actions[bs], t_env, test_mode=test_mode)
-        greedy = agent_outputs[bs].masked_fill(avail_actions[bs] == 0, -float("inf")).argmax(dim=-1)
+        greedy = agent_outputs[bs].masked_fill(avail_actions[bs] == 0, UNAVAILABLE_Q).argmax(dim=-1)
         is_ego = torch.arange(self.n_agents, device=greedy.device) == self.ego_unit
         return torch.where(is_ego, ego, greedy)
 
@@ -151,12 +150,6 @@ class MultiModuleMAC:
         units = torch.arange(self.n_agents)
         return stacked[self.unit_alg, :, units].transpose(0, 1)
 
-    def main_alg_forward(self, ep_batch, t: int, test_mode: bool = False) -> torch.Tensor:
-        """The ego's outputs (B, n_agents, n_actions) at ``t`` for every slot (all slots run the ego)."""
-        i = self.main_alg_idx
-        q, self.hidden_states[i] = self.agents[i](self.alg_inputs(i, ep_batch, t), self.hidden_states[i])
-        return q.view(ep_batch.batch_size, self.n_agents, -1)
-
     def main_alg_inputs_sequence(self, ep_batch) -> torch.Tensor:
         """The ego's inputs for every step, (B, T, n_agents, input), the agent model's output detached."""
         base = base_inputs_sequence(ep_batch, self.main_alg_args)
@@ -171,7 +164,11 @@ class MultiModuleMAC:
         network of the ego's shape (the learner's target network), the ego's own when None.
         """
         inputs = self.main_alg_inputs_sequence(ep_batch) if inputs is None else inputs
-        return run_agent_sequence(self.agents[self.main_alg_idx] if agent is None else agent, inputs)
+        agent = self.agents[self.main_alg_idx] if agent is None else agent
+        bs, T, n = inputs.shape[:3]
+        hidden = agent.init_hidden().expand(bs * n, -1)
+        q, _ = unroll_agent(agent, inputs.transpose(0, 1).reshape(T, bs * n, -1), hidden)
+        return q.view(T, bs, n, -1).transpose(0, 1)
 
     def update_holdup(self, ep_batch, t: int) -> None:
         """Record the agent models' inferences at ``t`` (``infer_mu``, ``infer_log_var``) in ``self.holdup``.
@@ -262,8 +259,6 @@ def resolve_model_folder(path: str, alg: str = "") -> str:
     """A folder holding ``agent.th``: ``path`` itself, or its latest ``<t_env>`` sub-folder."""
     if os.path.isfile(os.path.join(path, "agent.th")):
         return path
-    from pymarl_explained.run import find_checkpoint
-
     try:
         _, folder = find_checkpoint(path, 0)
     except CheckpointError as error:
@@ -273,18 +268,3 @@ def resolve_model_folder(path: str, alg: str = "") -> str:
         raise CheckpointError(f"Teammate checkpoint for {alg!r}: {folder} has no agent.th.")
     return folder
 
-
-def run_agent_sequence(agent: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """Run ``agent`` over inputs (B, T, N, in) from a zero hidden state: outputs (B, T, N, n_actions)."""
-    bs, T, n = inputs.shape[:3]
-    h = agent.init_hidden().expand(bs * n, -1)
-    x = inputs.transpose(0, 1).reshape(T, bs * n, -1)
-    if hasattr(agent, "forward_sequence"):
-        q, _ = agent.forward_sequence(x, h)
-    else:
-        steps = []
-        for t in range(T):
-            q_t, h = agent(x[t], h)
-            steps.append(q_t)
-        q = torch.stack(steps, 0)
-    return q.view(T, bs, n, -1).transpose(0, 1)

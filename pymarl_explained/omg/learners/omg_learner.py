@@ -7,7 +7,7 @@ agent network, then the Q-values after ``mac.init_hidden(batch.batch_size)``; th
 module is our reconstruction: refine batch -> OMG loss -> IQL TD loss on the ego's outputs
 (their inputs carry the inferred subgoal, detached) -> one optimiser step over the ego's agent
 network and inference model. ``_refine_batch``'s meaning is the package's interpretation (see
-:mod:`pymarl_explained.learners.q_learner_4am`).
+:mod:`pymarl_explained.omg.learners.q_learner_4am`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import torch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
 from pymarl_explained.errors import CheckpointError, ConfigError
-from pymarl_explained.learners.q_learner_4am import QLearner4AM
-from pymarl_explained.modules.am.omg_am import OMGAM
+from pymarl_explained.omg.am.omg_am import OMGAM
+from pymarl_explained.omg.learners.q_learner_4am import QLearner4AM
 
 
 class OMGLearner(QLearner4AM):

@@ -19,14 +19,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pymarl_explained.modules.am.inputs import (
+from pymarl_explained.omg.am.inputs import (
     gru_cell_sequence,
     history_inputs_sequence,
     history_inputs_step,
     slot_field,
 )
-from pymarl_explained.modules.am.none_am import AgentModel, load_checked
+from pymarl_explained.omg.am.none_am import AgentModel
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
 
 
 class BaseAM(AgentModel):
@@ -83,4 +84,4 @@ class BaseAM(AgentModel):
         atomic_save(self.state_dict(), os.path.join(path, "am.th"))
 
     def load_models(self, path: str | os.PathLike) -> None:
-        load_checked(self, os.path.join(path, "am.th"))
+        load_state_dict_checked(self, os.path.join(path, "am.th"))

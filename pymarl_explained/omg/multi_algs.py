@@ -16,8 +16,10 @@ The run's own settings are the ego's (its learner, exploration, lr...), so the m
     default.yaml -> envs/<env>.yaml -> algs/<train_alg>.yaml -> algs/<composite>.yaml -> command line
 
 and a learner ``q_learner`` (plain IQL as the ego) becomes ``q_learner_4am``, the Q-learner for
-the enlarged batches of the OMG loop. Each teammate's own settings are built later by the
-controller (its yaml over the run args).
+the enlarged batches of the OMG loop; ``run`` becomes ``omg``, the OMG training loop
+(:mod:`pymarl_explained.omg.loop`). Each teammate's own settings are built later by the
+controller (its yaml over the run args). :func:`expand_multi_algs` is registered as a hook of
+the core's config builder (``register_config_hook``), so the core never names these configs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 from pymarl_explained.errors import ConfigError
 from pymarl_explained.utils.config_utils import config_copy, load_yaml_config, recursive_dict_update
 
-#: Learners that train an ego on n_agents times larger batches (seed 003's run_sequential code).
+#: Learners that train an ego on n_agents times larger batches (the run_sequential code quoted in
+#: the OMG batch-sizing notes).
 OMG_LEARNERS = ("q_learner_4am", "omg_learner")
 
 _SLOT_RE = re.compile(r"(\d+)([a-z_]+?)(?=\d|$)")
@@ -96,6 +99,7 @@ def expand_multi_algs(config: dict, alg_config: Mapping[str, Any], overrides: Ma
     recursive_dict_update(merged, ego_config)
     recursive_dict_update(merged, alg_config)
     merged["train_alg"] = train_alg
+    merged["run"] = "omg"  # the OMG training loop (omg/loop.py)
     if merged.get("learner") == "q_learner":
         merged["learner"] = "q_learner_4am"  # a plain IQL ego trains on the enlarged batches too
     return merged
@@ -107,7 +111,7 @@ def omg_preflight(args) -> None:
     A composite config must have one slot per agent of the map and exactly one ``train_alg``
     slot; ``q_learner_4am`` / ``omg_learner`` need ``multi_module_mac`` and the episode runner
     (``batch_size_run`` stays 1). ``run_sequential`` then scales ``t_max`` and ``batch_size`` by
-    ``n_agents`` (seed 003) and calls :func:`check_omg_buffer`.
+    ``n_agents`` (the OMG batch-sizing notes) and calls :func:`check_omg_buffer`.
     """
     if not getattr(args, "multi_algs", False) and args.learner not in OMG_LEARNERS:
         return  # a plain PyMARL run: nothing to do
@@ -141,4 +145,4 @@ def check_omg_buffer(args) -> None:
         raise ConfigError(
             f"buffer_size ({args.buffer_size}) < batch_size * n_agents ({args.batch_size // args.n_agents} * "
             f"{args.n_agents} = {args.batch_size}): with learner={args.learner} the buffer must hold "
-            f"{args.batch_size} episodes (seed 003). Set buffer_size >= {args.batch_size}.")
+            f"{args.batch_size} episodes (see the OMG batch-sizing notes). Set buffer_size >= {args.batch_size}.")

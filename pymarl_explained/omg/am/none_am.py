@@ -13,14 +13,6 @@ import torch
 import torch.nn as nn
 
 
-def load_checked(module: nn.Module, path: str) -> None:
-    """BasicMAC's checked loading (a CheckpointError naming the file), imported on first use:
-    ``controllers`` imports this package, so a module-level import would be circular."""
-    from pymarl_explained.controllers.basic_controller import load_state_dict_checked
-
-    load_state_dict_checked(module, path)
-
-
 class AgentModel(nn.Module):
     """Interface of an agent model (``am_REGISTRY``): what one agent knows about the others.
 

@@ -17,7 +17,8 @@ import torch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
 from pymarl_explained.errors import ConfigError
-from pymarl_explained.modules.am.inputs import slot_field
+from pymarl_explained.learners.learner_utils import log_stats_when_due, optimiser_step
+from pymarl_explained.omg.am.inputs import slot_field
 
 
 class AMLearner:
@@ -42,16 +43,9 @@ class AMLearner:
         x = self.am.x_sequence(batch)  # (B, T, n_agents, x_dim)
         mask = slot_field(batch, "filled", self.args.n_agents)[..., 0].float()
         loss, recon, kl = self.am.prior.loss(x, mask, self.args.vae_beta)
-        self.optimiser.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        self.optimiser.step()
-        stats = {"vae_loss": loss.item(), "vae_recon": recon.item(), "vae_kl": kl.item(),
-                 "grad_norm": float(grad_norm)}
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        grad_norm = optimiser_step(self.optimiser, loss, self.params, self.args.grad_norm_clip)
+        stats = {"vae_loss": loss.item(), "vae_recon": recon.item(), "vae_kl": kl.item(), "grad_norm": grad_norm}
+        log_stats_when_due(self, stats, t_env)
         return stats
 
     def cuda(self) -> None:

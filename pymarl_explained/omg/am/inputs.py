@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from pymarl_explained.components.transforms import last_actions_onehot
+
 #: Fields that are episode-wide in a plain batch and per slot in a refined batch.
 EPISODE_WIDE = ("state", "reward", "terminated", "filled")
 
@@ -47,8 +49,7 @@ def base_inputs_step(batch, t: int, args) -> torch.Tensor:
     obs = batch["obs"][:, t]
     inputs = [obs]
     if args.obs_last_action:
-        last = batch["actions_onehot"][:, t - 1] if t > 0 else torch.zeros_like(batch["actions_onehot"][:, 0])
-        inputs.append(last.to(obs.dtype))
+        inputs.append(last_actions_onehot(batch["actions_onehot"], t).to(obs.dtype))
     if args.obs_agent_id:
         inputs.append(agent_ids(batch, args.n_agents, obs.dtype))
     return torch.cat(inputs, dim=-1)
@@ -60,8 +61,7 @@ def base_inputs_sequence(batch, args) -> torch.Tensor:
     bs, T = obs.shape[:2]
     inputs = [obs]
     if args.obs_last_action:
-        onehot = batch["actions_onehot"].to(obs.dtype)
-        inputs.append(torch.cat([torch.zeros_like(onehot[:, :1]), onehot[:, :-1]], dim=1))
+        inputs.append(last_actions_onehot(batch["actions_onehot"].to(obs.dtype)))
     if args.obs_agent_id:
         inputs.append(agent_ids(batch, args.n_agents, obs.dtype).unsqueeze(1).expand(bs, T, -1, -1))
     return torch.cat(inputs, dim=-1)
@@ -81,16 +81,13 @@ def base_input_shape(scheme: dict, args) -> int:
 def history_inputs_step(batch, t: int) -> torch.Tensor:
     """What an agent model's history GRU reads at ``t``: (B, n_agents, obs | last action one-hot)."""
     obs = batch["obs"][:, t]
-    last = batch["actions_onehot"][:, t - 1] if t > 0 else torch.zeros_like(batch["actions_onehot"][:, 0])
-    return torch.cat([obs, last.to(obs.dtype)], dim=-1)
+    return torch.cat([obs, last_actions_onehot(batch["actions_onehot"], t).to(obs.dtype)], dim=-1)
 
 
 def history_inputs_sequence(batch) -> torch.Tensor:
     """:func:`history_inputs_step` for every step: (B, T, n_agents, obs + n_actions)."""
     obs = batch["obs"]
-    onehot = batch["actions_onehot"].to(obs.dtype)
-    last = torch.cat([torch.zeros_like(onehot[:, :1]), onehot[:, :-1]], dim=1)
-    return torch.cat([obs, last], dim=-1)
+    return torch.cat([obs, last_actions_onehot(batch["actions_onehot"].to(obs.dtype))], dim=-1)
 
 
 def gru_cell_sequence(cell: torch.nn.GRUCell, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:

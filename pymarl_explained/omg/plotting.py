@@ -1,4 +1,4 @@
-"""Figures of notebook 04 (OMG batch sizing, seed 003): batch sizes, ``_refine_batch``'s regrouping, subgoals.
+"""Figures of notebook 04 (the OMG batch-sizing notes): batch sizes, ``_refine_batch``'s regrouping, subgoals.
 
 OMG here is a reconstruction (the fork's code is not public); the regrouping drawn by
 :func:`plot_refine_batch` is the package's interpretation of ``_refine_batch``.

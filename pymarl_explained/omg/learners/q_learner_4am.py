@@ -5,7 +5,7 @@ the Q-learner adapted to the enlarged batches of its training loop, used for non
 (plain IQL, or IQL with the naive action-prediction model ``base_am``). This module is our
 reconstruction; ``omg_learner`` extends it.
 
-The batch sizes (seed 003), for 8m with ``batch_size: 32`` in the config:
+The batch sizes (the OMG batch-sizing notes), for 8m with ``batch_size: 32`` in the config:
 
 - ``run_sequential`` multiplies ``batch_size`` (and ``t_max``) by ``n_agents``: 32 * 8 = 256;
 - each loop iteration runs n_agents episodes (the runner's batch is 1) and inserts each; the
@@ -30,7 +30,6 @@ QLearner), plus ``am_loss_weight`` times the agent model's own loss (zero for ``
 from __future__ import annotations
 
 import copy
-import logging
 import os
 from types import SimpleNamespace
 
@@ -38,13 +37,19 @@ import torch
 from torch.optim import RMSprop
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers.basic_controller import load_state_dict_checked
-from pymarl_explained.controllers.om_controller import MultiModuleMAC
 from pymarl_explained.errors import ConfigError
+from pymarl_explained.learners.learner_utils import (
+    log_stats_when_due,
+    log_target_update,
+    optimiser_step,
+    q_learning_stats,
+    target_update_due,
+    td_batch_fields,
+)
+from pymarl_explained.omg.controller import MultiModuleMAC
 from pymarl_explained.utils.atomic import atomic_save
+from pymarl_explained.utils.checkpoint import load_state_dict_checked
 from pymarl_explained.utils.rl_utils import bootstrap_qvals
-
-_module_logger = logging.getLogger(__name__)
 
 
 def refine_batch(batch: EpisodeBatch, n_agents: int, ego_slot: int) -> EpisodeBatch:
@@ -125,53 +130,45 @@ class QLearner4AM:
         return mac_out, target_out
 
     def _td_loss(self, batch: EpisodeBatch, mac_out: torch.Tensor, target_out: torch.Tensor
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
-        """IQL's masked one-step TD loss, per slot (each slot is its own episode)."""
-        rewards = batch["reward"][:, :-1, :, 0]
-        actions = batch["actions"][:, :-1]
-        terminated = batch["terminated"][:, :-1, :, 0].float()
-        mask = batch["filled"][:, :-1, :, 0].float()
-        mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
-        avail_actions = batch["avail_actions"]
+                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """IQL's masked one-step TD loss, per slot (each slot is its own episode).
+
+        Every field of a refined batch has a slot dimension: (B, T, n_agents, 1). Returns the loss
+        and ``(masked_td_error, chosen, targets, mask)`` for the stats, which have QLearner's
+        meaning (:func:`~pymarl_explained.learners.learner_utils.q_learning_stats`).
+        """
+        rewards, actions, terminated, mask = td_batch_fields(batch)
+        rewards, terminated, mask = rewards[..., 0], terminated[..., 0], mask[..., 0]  # one value per slot
 
         chosen = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
-        target_max = bootstrap_qvals(mac_out, target_out, avail_actions, self.args.double_q)
-        with torch.no_grad():
-            targets = rewards + self.args.gamma * (1 - terminated) * target_max
-        td_error = (chosen - targets) * mask
-        n = mask.sum().clamp(min=1)
-        loss = (td_error**2).sum() / n
-        return loss, {"loss": loss.item(), "td_error_abs": td_error.abs().sum().item() / n.item(),
-                      "q_taken_mean": (chosen * mask).sum().item() / n.item(),
-                      "target_mean": (targets * mask).sum().item() / n.item()}
+        target_max = bootstrap_qvals(mac_out, target_out, batch["avail_actions"], self.args.double_q)
+        targets = rewards + self.args.gamma * (1 - terminated) * target_max  # no gradient: bootstrap_qvals
+        masked_td_error = (chosen - targets) * mask
+        loss = (masked_td_error**2).sum() / mask.sum()
+        return loss, (masked_td_error, chosen, targets, mask)
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """One gradient step on ``n_agents * batch_size`` sampled episodes; returns the step's stats."""
         batch_size = batch.batch_size // self.args.n_agents  # 256 // 8 = 32 on 8m
         batch = self._refine_batch(batch)
         assert batch.batch_size == batch_size
-        extra_loss, stats = self._extra_loss(batch)
+        extra_loss, extra_stats = self._extra_loss(batch)
         mac_out, target_out = self._ego_outputs(batch)  # calls mac.init_hidden(batch.batch_size)
-        td_loss, td_stats = self._td_loss(batch, mac_out, target_out)
+        td_loss, td_parts = self._td_loss(batch, mac_out, target_out)
         loss = td_loss + self.args.am_loss_weight * extra_loss
-        self.optimiser.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        self.optimiser.step()
+        grad_norm = optimiser_step(self.optimiser, loss, self.params, self.args.grad_norm_clip)
 
-        if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+        if target_update_due(episode_num, self.last_target_update_episode, self.args.target_update_interval):
             self._update_targets()
             self.last_target_update_episode = episode_num
-        stats = {**td_stats, **stats, "total_loss": loss.item(), "grad_norm": float(grad_norm)}
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        stats = {**q_learning_stats(td_loss, grad_norm, *td_parts, self.n_agents), **extra_stats,
+                 "total_loss": loss.item()}
+        log_stats_when_due(self, stats, t_env)
         return stats
 
     def _update_targets(self) -> None:
         self.target_agent.load_state_dict(self.ego.state_dict())
-        getattr(self.logger, "console_logger", _module_logger).info("Updated target network")
+        log_target_update(self.logger)
 
     def cuda(self) -> None:
         self.mac.cuda()
