@@ -11,8 +11,8 @@ that *registers* its parts when imported (``Registry.register``, :func:`register
 :func:`load_plugins` imports every such package once. The config builder calls it before
 merging configs, and a registry calls it before reporting an unknown name, so a plug-in's
 names work on the command line, in :func:`~pymarl_explained.utils.config_utils.load_config`
-and in a notebook alike. This package's own OMG reconstruction (``pymarl_explained.omg``)
-plugs in the same way.
+and in a notebook alike. The fork reconstructed in this package plugs in the same way (see
+``pyproject.toml``).
 """
 
 from __future__ import annotations

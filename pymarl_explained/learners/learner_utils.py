@@ -26,7 +26,7 @@ def td_batch_fields(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, to
 
     ``mask`` is ``filled`` (a float copy) with every step after a real termination set to 0:
     such a step is padding, whatever ``filled`` says. Works for any trailing shape (a refined
-    OMG batch has an extra slot dimension).
+    batch regrouped per agent slot has an extra slot dimension).
     """
     rewards = batch["reward"][:, :-1]
     actions = batch["actions"][:, :-1]
@@ -92,7 +92,7 @@ def q_learning_stats(loss: torch.Tensor, grad_norm: float, masked_td_error: torc
     ``target_mean`` follow PyMARL's quirk, kept so that curves compare with PyMARL's: both divide
     by ``mask elements * n_agents`` even when the values were mixed into one Q_tot per step (and
     for independent learners the mask already counts every agent), so they are not plain means.
-    Every Q-learner of the package (QLearner, and the OMG ego's) reports them this way.
+    Every Q-learner of the package, the plug-ins' included, reports them this way.
     """
     mask_elems = mask.sum().item()
     return {

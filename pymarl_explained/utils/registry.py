@@ -5,7 +5,7 @@ PyMARL builds every part of a run by name: ``r_REGISTRY[args.runner]``,
 bare ``KeyError: 'qmixx'``. :class:`Registry` is a dict whose missing key is a
 :class:`~pymarl_explained.errors.ConfigError` naming the config key, the closest valid name and
 every valid name. Before giving up it loads the installed plug-ins once
-(:func:`pymarl_explained.plugins.load_plugins`), so a fork such as the OMG reconstruction can add
+(:func:`pymarl_explained.plugins.load_plugins`), so a fork can add
 its controllers and learners without the core naming them.
 """
 
