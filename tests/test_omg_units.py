@@ -7,6 +7,11 @@ from types import SimpleNamespace as SN
 
 import pytest
 import torch
+from conftest import OMG_A as A
+from conftest import OMG_N as N
+from conftest import OMG_OBS as OBS
+from conftest import OMG_STATE as STATE
+from conftest import NullLogger, omg_fake_batch, omg_make_args, omg_make_scheme
 
 from pymarl_explained import load_config
 from pymarl_explained.components.episode_buffer import EpisodeBatch
@@ -19,71 +24,14 @@ from pymarl_explained.omg.am.omg_am import OMGAM, select_subgoal
 from pymarl_explained.omg.controller import MultiModuleMAC
 from pymarl_explained.omg.learners.q_learner_4am import refine_batch
 from pymarl_explained.omg.multi_algs import check_omg_buffer, omg_preflight, parse_composite_name
-from pymarl_explained.run import build_scheme
 from pymarl_explained.utils.config_utils import available_configs, load_yaml_config
 
-# MarineMicro_MvsM_4's sizes (README table): 4 agents, 10 actions, obs 40, state 68, limit 60
-ENV_INFO = {"n_agents": 4, "n_actions": 10, "obs_shape": 40, "state_shape": 68, "episode_limit": 60}
-N, A, OBS, STATE = 4, 10, 40, 68
+make_args, make_scheme, fake_batch = omg_make_args, omg_make_scheme, omg_fake_batch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
+def _one_thread(one_torch_thread):
     """These networks are tiny: one thread avoids contention on a shared CPU (as torch_threads=1 in runs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class NullLogger:
-    def log_stat(self, *args, **kwargs):
-        pass
-
-
-def make_args(alg: str = "2iql1qmix1iql_omg", **overrides) -> SN:
-    config = load_config(alg, "sc2", {"env_args.backend": "builtin", "use_cuda": False, **overrides})
-    args = SN(**config)
-    args.n_agents, args.n_actions = N, A
-    args.obs_shape, args.state_shape = OBS, STATE
-    args.device = "cpu"
-    return args
-
-
-def make_scheme():
-    scheme, groups, preprocess = build_scheme(ENV_INFO)
-    scheme["agent_idx"] = {"vshape": (1,), "dtype": torch.long, "episode_const": True}
-    return scheme, groups, preprocess
-
-
-def fake_batch(n_episodes: int, T: int = 12, seed: int = 0, shift: int = 0) -> EpisodeBatch:
-    """``n_episodes`` random episodes of different lengths (the first is T steps long)."""
-    g = torch.Generator().manual_seed(seed)
-    scheme, groups, preprocess = make_scheme()
-    batch = EpisodeBatch(scheme, groups, n_episodes, T, preprocess=preprocess)
-    for e in range(n_episodes):
-        length = T if e == 0 else int(torch.randint(4, T + 1, (1,), generator=g))
-        avail = torch.ones(length, N, A, dtype=torch.int)
-        batch.update({
-            "obs": torch.rand(length, N, OBS, generator=g),
-            "state": torch.rand(length, STATE, generator=g),
-            "avail_actions": avail,
-            "actions": torch.randint(0, A, (length, N, 1), generator=g),
-            "reward": torch.rand(length, 1, generator=g),
-            "terminated": torch.zeros(length, 1, dtype=torch.uint8),
-        }, bs=e, ts=slice(0, length))
-        batch.update({"agent_idx": [shift]}, bs=e)
-    return batch
-
-
-@pytest.fixture
-def omg_mac():
-    torch.manual_seed(0)
-    scheme, groups, preprocess = make_scheme()
-    args = make_args()
-    mac = MultiModuleMAC(EpisodeBatch(scheme, groups, 1, 2, preprocess=preprocess).scheme, groups, args,
-                         load_teammates=False)
-    return mac, args
 
 
 def test_registries_and_composite_names():
