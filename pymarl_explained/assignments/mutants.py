@@ -229,6 +229,66 @@ MUTANTS: list[Mutant] = [
     _m("hypernet_weights_detached", "qmix_mixer", "mixer",
        "w1 = torch.abs(self.hyper_w_1(states))", "w1 = torch.abs(self.hyper_w_1(states)).detach()",
        ["gradients_reach_hypernetworks"], "the hypernetwork's output is detached: hyper_w_1 never learns"),
+    # ------------------------------------------------------------------ td_loss
+    _m("time_out_terminal", "td_loss", "terminal",
+       "return env_terminated != info.get(\"episode_limit\", False)", "return env_terminated",
+       ["time_out_is_not_terminal"], "a time-out is stored as a real end: no bootstrap where there should be one"),
+    _m("terminated_from_limit_only", "td_loss", "terminal",
+       "return env_terminated != info.get(\"episode_limit\", False)",
+       "return not info.get(\"episode_limit\", False)",
+       ["running_is_not_terminal"], "every step without the episode_limit flag is stored as terminal"),
+    _m("terminal_never", "td_loss", "terminal",
+       "return env_terminated != info.get(\"episode_limit\", False)", "return False",
+       ["real_end_is_terminal"], "nothing is ever stored as terminal"),
+    _m("bootstrap_same_step", "td_loss", "bootstrap",
+       "        online_next = mac_out[:, 1:].clone()\n"
+       "        online_next[avail_actions[:, 1:] == 0] = -9999999\n"
+       "        best_actions = online_next.max(dim=3, keepdim=True)[1]\n"
+       "        return torch.gather(target_mac_out[:, 1:], 3, best_actions).squeeze(3)\n",
+       "        online_next = mac_out[:, :-1].clone()\n"
+       "        online_next[avail_actions[:, :-1] == 0] = -9999999\n"
+       "        best_actions = online_next.max(dim=3, keepdim=True)[1]\n"
+       "        return torch.gather(target_mac_out[:, :-1], 3, best_actions).squeeze(3)\n",
+       ["uses_next_steps", "online_picks_target_scores"], "bootstraps from steps 0..T-2 (the same step, off by one)"),
+    _m("target_max_not_double", "td_loss", "bootstrap",
+       "        return torch.gather(target_mac_out[:, 1:], 3, best_actions).squeeze(3)\n",
+       "        return target_mac_out[:, 1:].masked_fill(avail_actions[:, 1:] == 0, -9999999).max(dim=3)[0]\n",
+       ["online_picks_target_scores"], "the target network's own maximum (plain Q-learning, not double Q)"),
+    _m("bootstrap_through_unavailable", "td_loss", "bootstrap",
+       "        online_next[avail_actions[:, 1:] == 0] = -9999999\n", "",
+       ["never_bootstraps_unavailable", "online_picks_target_scores"], "bootstraps through unavailable actions"),
+    _m("bootstrap_with_gradient", "td_loss", "bootstrap",
+       "    with torch.no_grad():\n        online_next = mac_out[:, 1:].clone()\n",
+       "    if True:\n        online_next = mac_out[:, 1:].clone()\n",
+       ["bootstrap_has_no_gradient"], "the bootstrap values carry the target network's gradient"),
+    _m("forget_one_minus_terminated", "td_loss", "loss",
+       "targets = rewards + gamma * (1 - terminated) * target_qtot", "targets = rewards + gamma * target_qtot",
+       ["hand_computed_loss", "terminated_stops_bootstrap"], "forgetting (1 - terminated): bootstraps past real ends"),
+    _m("missing_filled_mask", "td_loss", "loss",
+       "    mask = filled[:, :-1].float()\n", "    mask = torch.ones_like(rewards)\n",
+       ["hand_computed_loss", "padding_masked_by_filled"], "no filled mask: padding steps count in the loss"),
+    _m("mask_not_shifted", "td_loss", "loss",
+       "    mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])\n", "",
+       ["hand_computed_loss", "step_after_termination_masked"], "the step after a termination stays in the mask"),
+    _m("mean_over_all_elements", "td_loss", "loss",
+       "return (masked_td_error**2).sum() / mask.sum()", "return (masked_td_error**2).mean()",
+       ["hand_computed_loss", "no_gradient_through_target"], "averages over padding too (divides by B * (T-1))"),
+    _m("no_bootstrap_at_sequence_end", "td_loss", "loss",
+       "    td_error = chosen_qtot - targets.detach()\n",
+       "    targets = torch.cat([targets[:, :-1], rewards[:, -1:]], dim=1)\n"
+       "    td_error = chosen_qtot - targets.detach()\n",
+       ["time_out_bootstraps", "hand_computed_loss"], "the last stored transition never bootstraps (a time-out "
+       "treated as an end)"),
+    _m("gradient_through_target", "td_loss", "loss",
+       "    td_error = chosen_qtot - targets.detach()\n", "    td_error = chosen_qtot - targets\n",
+       ["no_gradient_through_target"], "no detach: the loss also pushes the target towards the prediction"),
+    _m("filled_modified_in_place", "td_loss", "loss",
+       "    mask = filled[:, :-1].float()\n", "    mask = filled[:, :-1]\n",
+       ["does_not_modify_inputs"], "the mask is a view of the buffer's filled tensor, changed in place"),
+    _m("reward_sign_flipped", "td_loss", "loss",
+       "targets = rewards + gamma * (1 - terminated) * target_qtot",
+       "targets = -rewards + gamma * (1 - terminated) * target_qtot",
+       ["hand_computed_loss"], "the reward's sign is flipped: the agents learn to avoid damaging the enemy"),
 ]
 
 
