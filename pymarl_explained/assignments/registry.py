@@ -107,7 +107,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
             checks_module=_checks("td_loss")),
         Assignment(
             "omg_batch_sizing", "The OMG fork's batch sizing (1 / 256 / 32) on another map",
-            (Part("sizes", ("omg_batch_sizes",)), Part("regroup", ("regroup_episodes",))),
+            (Part("sizes", ("omg_batch_sizes",)), Part("loop", ("loop_counts",))),
             follows="04_omg_batch_sizing", document="the OMG batch-sizing notes", student_minutes="30-45",
             checks_module=_checks("omg_batch_sizing")),
         Assignment(
