@@ -319,6 +319,27 @@ MUTANTS: list[Mutant] = [
        ["omg_loop"], "the OMG loop plays one episode per iteration"),
 ]
 
+#: The capstone's answer cell holds the earlier answers: these mutants of them are replayed there
+#: (named ``capstone_<mutant>``), with the capstone checks that reject them. The calibration trains
+#: with them too.
+CAPSTONE_MUTANTS = {
+    "reward_sign_flipped": ("hand_computed_loss", "passes_learning_bar"),
+    "forget_one_minus_terminated": ("hand_computed_loss",),
+    "missing_filled_mask": ("hand_computed_loss",),
+    "mask_not_shifted": ("hand_computed_loss",),
+    "bootstrap_through_unavailable": ("never_bootstraps_unavailable", "online_picks_target_scores"),
+    "target_max_not_double": ("online_picks_target_scores",),
+    "gradient_through_target": ("no_gradient_through_target",),
+    "signed_w1": ("monotonic_in_every_agent_q", "matches_reference_values"),
+    "epsilon_not_clamped": ("epsilon_follows_schedule",),
+    "greedy_through_unavailable": ("greedy_ignores_unavailable",),
+    "random_over_all_actions": ("random_never_unavailable",),
+}
+MUTANTS += [
+    Mutant(f"capstone_{m.name}", "capstone", "components", m.old, m.new, CAPSTONE_MUTANTS[m.name], m.description)
+    for m in list(MUTANTS) if m.name in CAPSTONE_MUTANTS
+]
+
 
 def mutants_of(assignment: str) -> list[Mutant]:
     return [m for m in MUTANTS if m.assignment == assignment]

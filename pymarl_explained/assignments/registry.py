@@ -112,7 +112,8 @@ ASSIGNMENTS: dict[str, Assignment] = {
             checks_module=_checks("omg_batch_sizing")),
         Assignment(
             "capstone", "Capstone: train QMIX with your own components",
-            (Part("components", ("EpsilonGreedySelector", "QMixer", "double_q_bootstrap", "td_loss")),
+            (Part("components", ("epsilon_schedule", "EpsilonGreedySelector", "QMixer", "double_q_bootstrap",
+                                 "td_loss")),
              Part("training", ())),
             follows="05_training_run", document="the run.py notes", student_minutes="30 + the run",
             checks_module=_checks("capstone")),
