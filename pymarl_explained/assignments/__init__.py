@@ -20,4 +20,5 @@ from pymarl_explained.assignments.checking import CheckFailed, check, check_priv
 from pymarl_explained.assignments.executor import extra_check
 from pymarl_explained.assignments.registry import ASSIGNMENTS, AssignmentError, get_assignment
 
-__all__ = ["ASSIGNMENTS", "AssignmentError", "CheckFailed", "check", "check_private", "expect", "extra_check", "get_assignment"]
+__all__ = ["ASSIGNMENTS", "AssignmentError", "CheckFailed", "check", "check_private", "expect", "extra_check",
+           "get_assignment"]

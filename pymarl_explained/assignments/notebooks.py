@@ -100,7 +100,8 @@ def validate_structure(nb: dict, spec: Assignment, path: str | os.PathLike = "no
                             "deleted or its metadata was changed. Copy it back from the released notebook.")
     dupes = sorted({i for i in ids if i is not None and ids.count(i) > 1})
     if dupes:
-        problems.append(f"{path}: cells share the grade_id(s) {dupes}: a copied cell? Each answer cell must appear once.")
+        problems.append(f"{path}: cells share the grade_id(s) {dupes}: a copied cell? Each answer cell must "
+                        "appear once.")
     return problems
 
 

@@ -36,7 +36,8 @@ def passes_learning_bar(EpsilonGreedySelector, QMixer, double_q_bootstrap, td_lo
     capstone.LAST_RUN["run"] = run
     need = capstone.bar(scale)
     expect(run.score >= need,
-           f"at scale {scale!r} (seed {seed}) your components reached a mean greedy test return of {run.score:.2f} over "
+           f"at scale {scale!r} (seed {seed}) your components reached a mean greedy test return of "
+           f"{run.score:.2f} over "
            f"the second half of training; the bar is {need:.2f} (the reference passes it on every calibration seed). "
            "Look at the curves below: a reward of the wrong sign or a broken target makes the agents stop attacking")
 

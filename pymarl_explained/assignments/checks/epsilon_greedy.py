@@ -61,7 +61,8 @@ def _draw(selector_cls, args, batch: int, t_env: int = 0, test_mode: bool = Fals
 def starts_at_start(epsilon_schedule):
     for start, finish, anneal in ((1.0, 0.05, 50000), (0.5, 0.1, 100)):
         value = epsilon_schedule(0, start, finish, anneal)
-        expect(_close(value, start), f"epsilon_schedule(0, {start}, {finish}, {anneal}) should be {start}, got {value!r}")
+        expect(_close(value, start),
+               f"epsilon_schedule(0, {start}, {finish}, {anneal}) should be {start}, got {value!r}")
 
 
 @schedule_check(hint="epsilon decays *linearly*: start - (start - finish) * t_env / anneal_time")

@@ -56,7 +56,8 @@ def _compare(omg_batch_sizes, key: str, hint: str) -> None:
 @sizes_check(hint="the EpisodeRunner plays batch_size_run = 1 episode per run() (it asserts it)")
 def runner_sees_one(omg_batch_sizes):
     _compare(omg_batch_sizes, "runner_batch", "runner.run() returns batch_size_run episodes, and the EpisodeRunner "
-                                               "asserts batch_size_run == 1; the OMG loop calls it n_agents times instead")
+                                               "asserts batch_size_run == 1; the OMG loop calls it n_agents times "
+                                               "instead")
     _compare(omg_batch_sizes, "episodes_per_iteration", "each loop iteration runs batch_runs = n_agents episodes")
 
 
@@ -107,6 +108,7 @@ def same_gradient_steps(loop_counts):
         plain = loop_counts(n_agents=n_agents, batch_size=32, t_max=3000, episode_length=length, omg=False)
         omg = loop_counts(n_agents=n_agents, batch_size=32, t_max=3000, episode_length=length, omg=True)
         expect(plain["train_calls"] == omg["train_calls"] > 0,
-               f"with {n_agents} agents and episodes of {length} steps the OMG run made {omg['train_calls']} train calls "
+               f"with {n_agents} agents and episodes of {length} steps the OMG run made "
+               f"{omg['train_calls']} train calls "
                f"and the plain run {plain['train_calls']}: scaling t_max and batch_size by n_agents should keep them "
                "equal (and above 0)")

@@ -139,7 +139,8 @@ def monotonic_in_every_agent_q(QMixer):
            "monotonicity). Take the absolute value of the hypernetworks' weights W1 and W_final (not of the biases)")
 
 
-@mixer_check(hint="every hypernetwork (hyper_w_1, hyper_b_1, hyper_w_final, V) must receive a gradient: nothing detached")
+@mixer_check(hint="every hypernetwork (hyper_w_1, hyper_b_1, hyper_w_final, V) must receive a gradient: nothing "
+                  "detached")
 def gradients_reach_hypernetworks(QMixer):
     torch.manual_seed(0)
     mixer = _build(QMixer, mixer_args(2))

@@ -43,7 +43,8 @@ KNOWN_WRONG = {
 def real_end_is_terminal(stored_terminated):
     for info in ({}, {"battle_won": True}, {"battle_won": False, "dead_allies": 4}):
         got = stored_terminated(True, info)
-        expect(bool(got) is True, f"stored_terminated(True, {info}) should be True (a real end: won or lost), got {got!r}")
+        expect(bool(got) is True,
+               f"stored_terminated(True, {info}) should be True (a real end: won or lost), got {got!r}")
 
 
 @terminal_check(hint="a time-out (info['episode_limit'] True) is stored as *not* terminated: the episode bootstraps")
@@ -65,8 +66,10 @@ def bootstrap_example() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
     agent 0, step 1: online Q [1, 5, 2], available [1, 1, 1] -> online picks 1; target Q [10, 20, 30] -> 20
         (the target's own max would be 30: double Q uses the online choice)
-    agent 1, step 1: online Q [9, 3, 4], available [0, 1, 1] -> online picks 2 (0 is unavailable); target [7, 8, 50] -> 50
-    agent 0, step 2: online Q [0, 1, 3], available [1, 1, 0] -> online picks 1 (2 is unavailable); target [11, 12, 13] -> 12
+    agent 1, step 1: online Q [9, 3, 4], available [0, 1, 1] -> online picks 2 (0 is unavailable);
+        target [7, 8, 50] -> 50
+    agent 0, step 2: online Q [0, 1, 3], available [1, 1, 0] -> online picks 1 (2 is unavailable);
+        target [11, 12, 13] -> 12
     agent 1, step 2: online Q [2, 1, 0], available [1, 1, 1] -> online picks 0; target [-1, -2, -3] -> -1
     Step 0 holds other numbers (100+): it is never a next state.
     """
@@ -94,7 +97,8 @@ def _bootstrap(double_q_bootstrap) -> torch.Tensor:
     return out
 
 
-@bootstrap_check(hint="the bootstrap values are those of the *next* steps 1..T-1 (mac_out[:, 1:], target_mac_out[:, 1:])")
+@bootstrap_check(hint="the bootstrap values are those of the *next* steps 1..T-1 (mac_out[:, 1:], "
+                      "target_mac_out[:, 1:])")
 def uses_next_steps(double_q_bootstrap):
     out = _bootstrap(double_q_bootstrap)
     expect(float(out.abs().max()) < 100, f"got {out.tolist()}: values of step 0 (100 and up) were used; the target "
@@ -153,7 +157,8 @@ def _diagnose(value: float) -> str:
     return ""
 
 
-@loss_check(hint="loss = sum((mask * (chosen - targets))^2) / mask.sum(), targets = r + gamma * (1 - terminated) * target")
+@loss_check(hint="loss = sum((mask * (chosen - targets))^2) / mask.sum(), "
+                 "targets = r + gamma * (1 - terminated) * target")
 def hand_computed_loss(td_loss):
     value = float(_loss(td_loss, loss_example()))
     expect(abs(value - EXPECTED_LOSS) < 1e-5,
@@ -208,7 +213,8 @@ def time_out_bootstraps(td_loss):
            "termination (terminated = 1) stops the bootstrap")
 
 
-@loss_check(hint="no gradient through the target: td_error = chosen - targets.detach(); d loss/d chosen = 2 td mask / sum(mask)")
+@loss_check(hint="no gradient through the target: td_error = chosen - targets.detach(); "
+                 "d loss/d chosen = 2 td mask / sum(mask)")
 def no_gradient_through_target(td_loss):
     ex = loss_example()
     ex["chosen_qtot"].requires_grad_(True)
@@ -225,7 +231,8 @@ def no_gradient_through_target(td_loss):
            f"{None if grad_c is None else grad_c.squeeze(-1).tolist()}")
 
 
-@loss_check(hint="do not modify the batch's tensors in place: build the mask from a float copy (filled[:, :-1].float())")
+@loss_check(hint="do not modify the batch's tensors in place: build the mask from a float copy "
+                 "(filled[:, :-1].float())")
 def does_not_modify_inputs(td_loss):
     ex = loss_example()
     before = {k: v.clone() for k, v in ex.items()}
