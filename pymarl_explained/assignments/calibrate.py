@@ -2,7 +2,7 @@
 
     python -m pymarl_explained.assignments.calibrate --scale ci --jobs 2
     python -m pymarl_explained.assignments.calibrate --scale default --jobs 2 --no-heldout --variants reference \\
-        reward_sign_flipped forget_one_minus_terminated missing_filled_mask
+        reward_sign_flipped forget_one_minus_terminated
 
 Each run trains the capstone (:mod:`.capstone`) with the components of the capstone's solution
 notebook, or with a mutant of them (:mod:`.mutants`), at one scale and seed, in its own process

@@ -27,6 +27,11 @@ from pymarl_explained.assignments.checking import CheckResult, format_report
 from pymarl_explained.assignments.registry import ASSIGNMENTS, AssignmentError, assignments_root, get_assignment
 
 
+#: Set after the parameters cell of every graded notebook (only the capstone has one): the
+#: instructor's training size and seed, whatever a student left in the cell.
+GRADE_PARAMETERS = {"scale": "default", "seed": 1}
+
+
 def _param(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--param takes name=value, got {text!r}")
@@ -120,7 +125,7 @@ def cmd_grade(args) -> int:
     start = time.perf_counter()
     subs = grade_folder(args.submissions, args.out, jobs=args.jobs, timeout_s=args.timeout,
                         extra_checks=args.extra_checks, assignment=args.assignment, feedback_dir=args.feedback,
-                        parameters=dict(args.param))
+                        parameters={**GRADE_PARAMETERS, **dict(args.param)})
     elapsed = time.perf_counter() - start
     n = sum(s.path is not None for s in subs)
     print(f"graded {n} notebook(s) in {elapsed:.1f} s ({elapsed / max(n, 1):.1f} s per submission, "
@@ -157,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     grd.add_argument("--assignment", help="grade every notebook as this assignment")
     grd.add_argument("--feedback", help="feedback folder (default: feedback/ next to the CSV)")
     grd.add_argument("--param", type=_param, action="append", default=[],
-                     help="name=value set after each notebook's parameters cell (e.g. scale=default)")
+                     help="name=value set after each notebook's parameters cell (default: scale=default seed=1)")
     grd.set_defaults(func=cmd_grade)
     return parser
 
