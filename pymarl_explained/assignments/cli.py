@@ -26,7 +26,6 @@ from pathlib import Path
 from pymarl_explained.assignments.checking import CheckResult, format_report
 from pymarl_explained.assignments.registry import ASSIGNMENTS, AssignmentError, assignments_root, get_assignment
 
-
 #: Set after the parameters cell of every graded notebook (only the capstone has one): the
 #: instructor's training size and seed, whatever a student left in the cell.
 GRADE_PARAMETERS = {"scale": "default", "seed": 1}

@@ -94,7 +94,6 @@ def execute_cells(nb: dict, spec: Assignment, parameters: dict[str, Any] | None 
     execution = Execution(namespace)
     answer_cells = {part.answer_id: part.names for part in spec.parts}
     buffer = io.StringIO()
-    os.environ.setdefault("MPLBACKEND", "Agg")
     first_code = next((i for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"), -1)
     for index, cell in enumerate(nb["cells"]):
         if cell.get("cell_type") != "code" or is_check_cell(cell):
@@ -248,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-checks", default=None)
     parser.add_argument("--param", action="append", default=[], help="name=JSON value, set after the parameters cell")
     args = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # this process only: figures are drawn, never shown
     parameters = {}
     for pair in args.param:
         name, _, value = pair.partition("=")
