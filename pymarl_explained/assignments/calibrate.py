@@ -2,7 +2,7 @@
 
     python -m pymarl_explained.assignments.calibrate --scale ci --jobs 2
     python -m pymarl_explained.assignments.calibrate --scale default --jobs 2 --no-heldout --variants reference \\
-        reward_sign_flipped forget_one_minus_terminated
+        reward_sign_flipped
 
 Each run trains the capstone (:mod:`.capstone`) with the components of the capstone's solution
 notebook, or with a mutant of them (:mod:`.mutants`), at one scale and seed, in its own process
@@ -11,6 +11,8 @@ bar, **half the lowest reference score** (rounded down to 0.1): loose on purpose
 reference passes with a margin on seeds it was not calibrated on; it is then checked on held-out
 seeds 10-19. Every variant's scores and pass rate are written to
 ``pymarl_explained/assignments/data/capstone_calibration.json`` (the scale's entry is replaced).
+Finished runs are also appended to ``$TMPDIR/pymarl_capstone_calibration_<scale>.jsonl``: an
+interrupted calibration started again reuses them.
 """
 
 from __future__ import annotations
@@ -54,10 +56,23 @@ def worker(variant: str, scale: str, seed: int) -> dict:
     return {"variant": variant, "scale": scale, "seed": seed, "score": run.score, "seconds": round(run.seconds, 1)}
 
 
+def _cache_path(scale: str) -> Path:
+    """Finished runs of a scale, one JSON line each, so that an interrupted calibration resumes."""
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"pymarl_capstone_calibration_{scale}.jsonl"
+
+
 def run_all(jobs: list[tuple[str, int]], scale: str, n_procs: int) -> list[dict]:
-    pending = list(jobs)
+    cache = _cache_path(scale)
+    done = {}
+    if cache.is_file():
+        for line in cache.read_text().splitlines():
+            res = json.loads(line)
+            done[(res["variant"], res["seed"])] = res
+    results = [done[job] for job in jobs if job in done]
+    pending = [job for job in jobs if job not in done]
+    if results:
+        print(f"{len(results)} runs reused from {cache}", flush=True)
     running: list[subprocess.Popen] = []
-    results = []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     while pending or running:
         while pending and len(running) < n_procs:
@@ -76,6 +91,8 @@ def run_all(jobs: list[tuple[str, int]], scale: str, n_procs: int) -> list[dict]
                 continue
             res = json.loads(lines[-1])
             results.append(res)
+            with open(cache, "a") as handle:
+                handle.write(json.dumps(res) + "\n")
             print(f"  {res['variant']:32} seed {res['seed']:2}  score {res['score']:6.2f}  {res['seconds']:5.1f} s",
                   flush=True)
     return results
