@@ -27,7 +27,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 PASS = "pass"
@@ -103,22 +103,6 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class CheckRegistry:
-    """The checks of every assignment, in the order they were declared."""
-
-    checks: dict[str, list[Check]] = field(default_factory=dict)
-
-    def add(self, check: Check) -> None:
-        existing = self.checks.setdefault(check.assignment, [])
-        if any(c.name == check.name for c in existing):
-            raise ValueError(f"check {check.name!r} of assignment {check.assignment!r} is declared twice")
-        existing.append(check)
-
-    def of(self, assignment: str) -> list[Check]:
-        return list(self.checks.get(assignment, []))
 
 
 def make_check_decorator(assignment: str, part: str, registry: list[Check]):
