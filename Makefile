@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 # 05 is run by papermill with tiny parameters inside the test suite, not compared by nbval
 NBVAL_NOTEBOOKS := $(filter-out notebooks/05_%,$(NOTEBOOKS))
 
-.PHONY: install train test lint notebooks lab bench clean
+.PHONY: install train test lint notebooks lab bench clean assignments grade
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ notebooks: install
 lab: install
 	$(PY) -m ipykernel install --user --name pymarl_explained --display-name "Python (pymarl_explained)"
 	$(VENV)/bin/jupyter lab notebooks/
+
+# course assignments (assignments/README.md): regenerate the student notebooks; grade a folder
+assignments: install
+	$(PY) -m pymarl_explained.assignments release
+
+SUBMISSIONS ?= submissions
+GRADES ?= grades/grades.csv
+grade: install
+	$(PY) -m pymarl_explained.assignments grade $(SUBMISSIONS) --out $(GRADES)
 
 bench: install
 	$(PY) benchmarks/bench_env.py

@@ -6,6 +6,8 @@ from pymarl_explained.modules.mixers.qtran import QTranBase
 from pymarl_explained.modules.mixers.vdn import VDNMixer
 from pymarl_explained.utils.registry import Registry
 
+# name -> class, built as ``REGISTRY[args.mixer](args)`` (the capstone assignment registers a
+# student's mixer here)
 REGISTRY = Registry("mixer", {"vdn": VDNMixer, "qmix": QMixer})
 
 __all__ = ["REGISTRY", "QMixer", "QTranBase", "VDNMixer"]
