@@ -195,12 +195,17 @@ def _build(name: str) -> Scenario:
         members.setdefault(points.index(point), []).append(i)
     unit_group = np.zeros(len(types), np.int64)
     unit_offset = np.zeros((len(types), 2))
+    centre = [np.mean([p for i, p in creation if (i < n_agents) == side], axis=0) for side in (True, False)]
     for g, units in members.items():
         ground = [i for i in units if types[i].mover != FLYING]
         r_max = max((types[i].radius for i in ground), default=0.0)
         spacing = FORMATION_SPACING if r_max <= 0.375 else 2 * r_max + 0.05
+        # the first created units stand at the back, away from the other side (SMAC's maps only:
+        # the MarineMicro maps keep their historical layout)
+        foe = centre[1] if units[0] < n_agents else centre[0]
+        flip = -1.0 if (not params.terrain and foe[0] < points[g][0]) else 1.0
         for i, off in zip(ground, _formation(len(ground), spacing), strict=True):
-            unit_offset[i] = off
+            unit_offset[i] = (flip * off[0], off[1])
         for i in units:
             unit_group[i] = g
     ally_block = np.array([ally_index[types[i].name] if types[i].name in ally_index else 0
