@@ -53,7 +53,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .units import FLYING, SHOOT_RANGE, SIGHT_RANGE, SPLASH_BANELING, SPLASH_LINE
+from .units import FLYING, GROUND, SHOOT_RANGE, SIGHT_RANGE, SPLASH_BANELING, SPLASH_LINE
 
 # Orders.
 IDLE = 0
@@ -576,9 +576,8 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
             cd[b, n] = 0.0
     for n in range(n_units):
         if fire_at[n] >= 0:
-            if int(uprop[n, P_SPLASH]) == SPLASH_BANELING:
-                if hp[b, n] > 0.0:
-                    _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
+            if int(uprop[n, P_SPLASH]) == SPLASH_BANELING:  # bursts even if killed in this loop
+                _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
             else:
                 _attack(b, n, fire_at[n], n_agents, pos, hp, sh, calm, uprop)
     # banelings killed this loop burst too (which can kill more banelings)
@@ -620,7 +619,7 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
             continue
         mover = int(uprop[n, P_MOVER])
         tx, ty = want[n, 0], want[n, 1]
-        if navigate and mover != FLYING:
+        if navigate and mover == GROUND:
             tx, ty = _waypoint(pos, b, n, tx, ty, clear, dist, cfg[C_MAP_Y])
         dx = tx - pos[b, n, 0]
         dy = ty - pos[b, n, 1]
