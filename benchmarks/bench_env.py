@@ -173,7 +173,7 @@ def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) 
         while time.perf_counter() - t0 < seconds:
             st = {n: v.copy() for n, v in start_state.items()}
             for _ in range(steps_per_episode):
-                K.step_kernel(stop, active, *(st[n] for n in names), env._cfg, sc.uprop, tr.walk, tr.wbox,
+                K.step_kernel(stop, active, *(st[n] for n in names), env._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox,
                               tr.clear, tr.dist, A, reward, term, won, dead_a, dead_e, limit)
             steps += B * steps_per_episode
         return steps / (time.perf_counter() - t0)

@@ -313,8 +313,8 @@ def advance(env: MarineBattleEnv, n_steps: int) -> None:
         K.step_kernel(np.zeros((1, core.n_agents), np.int64), np.ones(1, np.bool_), core.pos, core.hp, core.sh,
                       core.en, core.cd, core.calm, core.order, core.goal, core.target, core.shots, core.prev_hp,
                       core.dead_seen, core.last_action, core.ep_step, core.stats, core._cfg, core.scenario.uprop,
-                      tr.walk, tr.wbox, tr.clear, tr.dist, core.n_agents, core._out_reward, term, won, dead_a,
-                      dead_e, limit)
+                      core.scenario.pair, tr.walk, tr.wbox, tr.clear, tr.dist, core.n_agents, core._out_reward,
+                      term, won, dead_a, dead_e, limit)
 
 
 def test_colossus_walks_down_a_cliff_ground_units_cannot():
@@ -412,3 +412,23 @@ def test_batched_equals_single(map_name):
                 np.testing.assert_array_equal(np.stack(e.get_obs()), batch.get_obs()[i])
                 np.testing.assert_array_equal(e.get_state(), batch.get_state()[i])
                 np.testing.assert_array_equal(np.array(e.get_avail_actions()), batch.get_avail_actions()[i])
+
+
+@pytest.mark.parametrize("map_name", ["3m", "MarineMicro_MvsM_4", "10m_vs_11m"])
+def test_uniform_fast_loop_equals_general_loop(map_name):
+    """The marine maps run a specialised game loop; the general one must give the same battles."""
+    fast = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5)
+    general = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5)
+    assert fast._cfg[K.C_UNIFORM] == 1
+    general._cfg[K.C_UNIFORM] = 0
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        actions = random_actions(fast.get_avail_actions(), rng)
+        r1, t1, _ = fast.step(actions)
+        r2, t2, _ = general.step(actions)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(fast.pos, general.pos)
+        np.testing.assert_array_equal(fast.get_obs(), general.get_obs())
+        if fast.done.all():
+            fast.reset()
+            general.reset()

@@ -126,6 +126,8 @@ class BatchedMarineEnv:
         cfg[K.C_MAP_X] = MAP_SIZE
         cfg[K.C_MAP_Y] = MAP_SIZE
         cfg[K.C_NAVIGATE] = sc.terrain.navigate
+        for index, on in sc.flags.items():
+            cfg[index] = on
         cfg[K.C_STEP_MUL] = int(args["step_mul"])
         cfg[K.C_MOVE_AMOUNT] = args["move_amount"]
         cfg[K.C_LIMIT] = mp.limit
@@ -176,7 +178,7 @@ class BatchedMarineEnv:
         tr = sc.terrain
         K.step_kernel(actions, active, self.pos, self.hp, self.sh, self.en, self.cd, self.calm, self.order,
                       self.goal, self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action,
-                      self.ep_step, self.stats, self._cfg, sc.uprop, tr.walk, tr.wbox, tr.clear, tr.dist,
+                      self.ep_step, self.stats, self._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox, tr.clear, tr.dist,
                       self.n_agents, self._out_reward, term, won, dead_a, dead_e, limit)
         self.done |= term
         self._observe()

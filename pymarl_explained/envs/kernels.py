@@ -70,7 +70,21 @@ C_DEATH_VALUE, C_WIN, C_DEFEAT, C_NEG_SCALE = 4, 5, 6, 7
 C_ONLY_POSITIVE, C_SPARSE, C_SCALE, C_SCALE_DIVISOR = 8, 9, 10, 11
 C_SPREAD, C_ORDER_KIND, C_ACQUIRE, C_PURSUIT, C_MMM, C_MAP_X, C_MAP_Y, C_NAVIGATE = 12, 13, 14, 15, 16, 17, 18, 19
 C_ORDER_X0, C_ORDER_Y0, C_ORDER_X1, C_ORDER_Y1 = 20, 21, 22, 23
-N_CFG = 24
+C_HAS_SHIELD, C_HAS_LIFE_REGEN, C_HAS_ENERGY, C_HAS_HEAL, C_HAS_BANE, C_RECT = 24, 25, 26, 27, 28, 29
+C_UNIFORM = 30
+N_CFG = 31
+"""``C_HAS_*``: some unit of the map has shields, Zerg regeneration, energy, heals, bursts (the game
+loop skips what no unit has); ``C_RECT``: every unit's walkable area is a rectangle (then keeping
+units off unwalkable ground is a clamp into it); ``C_UNIFORM``: every unit is of one plain ground
+type on a rectangle with an attack-move order (the marine maps), played by :func:`_uniform_game_loop`,
+which does the same as :func:`_game_loop` with the unit's numbers held in scalars."""
+
+# Pair tables ``pair [3, N, N]`` (constant per map, see scenario.py).
+PAIR_REACH, PAIR_HIT, PAIR_SEP = 0, 1, 2
+"""``pair[PAIR_REACH, i, t]``: centre distance at which ``i`` attacks (heals) ``t`` (range + both radii);
+``pair[PAIR_HIT, i, t]``: 1 if ``i``'s weapon can hit ``t`` (air or ground); ``pair[PAIR_SEP, i, j]``:
+the distance below which ``i`` and ``j`` overlap (sum of radii; 0 when they do not collide: air and
+ground units, colossi and small ground units)."""
 
 # Columns of ``uprop``.
 (P_HP_MAX, P_SH_MAX, P_ARMOUR, P_DAMAGE, P_HITS, P_BONUS, P_BONUS_VS, P_ATTR, P_COOLDOWN, P_RANGE,
@@ -164,8 +178,19 @@ def hypot(dx: float, dy: float) -> float:
 
 @njit(cache=True)
 def _smac_dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
-    """Centre distance exactly as SMAC computes it (for observations and availability)."""
-    return hypot(pos[b, j, 0] - pos[b, i, 0], pos[b, j, 1] - pos[b, i, 1])
+    """Centre distance as SMAC computes it (for observations and availability).
+
+    ``sqrt(dx² + dy²)`` is at most one unit in the last place from ``math.hypot``; it is used as is
+    unless it lies within 1e-9 of SMAC's thresholds 6 and 9, where the correctly rounded
+    :func:`hypot` decides. The tests ``<= 6`` and ``< 9`` are then exactly SMAC's, and a feature
+    ``d / 9`` differs from SMAC's at most in the last bit of a float64, below float32 resolution.
+    """
+    dx = pos[b, j, 0] - pos[b, i, 0]
+    dy = pos[b, j, 1] - pos[b, i, 1]
+    d = np.sqrt(dx * dx + dy * dy)
+    if abs(d - SHOOT_RANGE) < 1e-9 or abs(d - SIGHT_RANGE) < 1e-9:
+        return hypot(dx, dy)
+    return d
 
 
 @njit(cache=True)
@@ -202,22 +227,6 @@ def _walkable(walk: np.ndarray, mover: int, x: float, y: float) -> bool:
 @njit(cache=True)
 def _heals_allies(uprop: np.ndarray, i: int) -> bool:
     return uprop[i, P_ENERGY_STATE] != 0.0
-
-
-@njit(cache=True)
-def _can_hit(uprop: np.ndarray, i: int, t: int) -> bool:
-    """Can unit ``i``'s weapon hit unit ``t`` (air or ground)?"""
-    if uprop[i, P_DAMAGE] <= 0.0:
-        return False
-    if int(uprop[t, P_MOVER]) == FLYING:
-        return uprop[i, P_HITS_AIR] != 0.0
-    return uprop[i, P_HITS_GROUND] != 0.0
-
-
-@njit(cache=True)
-def _reach(uprop: np.ndarray, i: int, t: int) -> float:
-    """Centre distance at which ``i`` can attack (or heal) ``t``: range + both radii."""
-    return uprop[i, P_RANGE] + uprop[i, P_RADIUS] + uprop[t, P_RADIUS]
 
 
 @njit(cache=True)
@@ -362,15 +371,15 @@ def validate_kernel(actions, active, pos, hp, uprop, pathing, n_agents, n_action
 
 
 @njit(cache=True)
-def _nearest_foe(pos, hp, uprop, b, n, first, last, max_dist, in_reach) -> int:
+def _nearest_foe(pos, hp, pair, b, n, first, last, max_dist, in_reach) -> int:
     """Nearest living unit in ``first..last-1`` that ``n`` can hit, within ``max_dist`` (or, with
     ``in_reach``, within ``n``'s weapon reach of it); -1 if none."""
     best = -1
     best_d = 1e18
     for j in range(first, last):
-        if hp[b, j] > 0.0 and _can_hit(uprop, n, j):
+        if hp[b, j] > 0.0 and pair[PAIR_HIT, n, j] != 0.0:
             d = _dist(pos, b, n, j)
-            lim = _reach(uprop, n, j) if in_reach else max_dist
+            lim = pair[PAIR_REACH, n, j] if in_reach else max_dist
             if d <= lim and d <= best_d:
                 best_d = d
                 best = j
@@ -416,7 +425,7 @@ def _deal(b, t, damage, bonus, bonus_vs, hits, hp, sh, calm, uprop):
 
 
 @njit(cache=True)
-def _attack(b, n, t, n_agents, pos, hp, sh, calm, uprop):
+def _attack(b, n, t, n_agents, pos, hp, sh, calm, uprop, pair):
     """Unit ``n``'s attack on ``t`` lands (with the colossus's line splash)."""
     damage = uprop[n, P_DAMAGE]
     bonus = uprop[n, P_BONUS]
@@ -435,7 +444,7 @@ def _attack(b, n, t, n_agents, pos, hp, sh, calm, uprop):
     half_len = uprop[n, P_SPLASH_R]
     first, last = (n_agents, pos.shape[1]) if n < n_agents else (0, n_agents)
     for u in range(first, last):
-        if hp[b, u] <= 0.0 or not _can_hit(uprop, n, u):
+        if hp[b, u] <= 0.0 or pair[PAIR_HIT, n, u] == 0.0:
             continue
         rx = pos[b, u, 0] - pos[b, t, 0]
         ry = pos[b, u, 1] - pos[b, t, 1]
@@ -494,7 +503,7 @@ def _waypoint(pos, b, n, tx, ty, clear, dist, map_y) -> tuple:
 
 
 @njit(cache=True)
-def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, walk, wbox, clear, dist,
+def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk, wbox, clear, dist,
                cfg, n_agents, fire_at, heal_at, want, alive0, start):
     """Advance environment ``b`` by one game loop (1/16 game second)."""
     n_units = pos.shape[1]
@@ -515,10 +524,10 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
         if n < n_agents:
             if order[b, n] == ATTACK:
                 t = target[b, n]
-                if hp[b, t] <= 0.0 or (not healer and not _can_hit(uprop, n, t)):
+                if hp[b, t] <= 0.0 or (not healer and pair[PAIR_HIT, n, t] == 0.0):
                     order[b, n] = IDLE  # target dead (order finished) or out of the weapon's reach
                     target[b, n] = -1
-                elif _dist(pos, b, n, t) <= _reach(uprop, n, t):
+                elif _dist(pos, b, n, t) <= pair[PAIR_REACH, n, t]:
                     if healer:
                         heal_at[n] = t
                     elif bane or cd[b, n] <= 0.0:
@@ -533,7 +542,7 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
             t = _nearest_friend(pos, hp, uprop, b, n, n_agents, n_units, True, uprop[n, P_SIGHT])
             target[b, n] = t
             if t >= 0:
-                if _dist(pos, b, n, t) <= _reach(uprop, n, t):
+                if _dist(pos, b, n, t) <= pair[PAIR_REACH, n, t]:
                     heal_at[n] = t
                 else:
                     want[n, 0] = pos[b, t, 0]
@@ -545,17 +554,17 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
                     want[n, 1] = pos[b, f, 1]
         else:  # enemy on its order
             t = target[b, n]
-            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > _reach(uprop, n, t):
-                t = _nearest_foe(pos, hp, uprop, b, n, 0, n_agents, 0.0, True)
+            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > pair[PAIR_REACH, n, t]:
+                t = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, 0.0, True)
                 target[b, n] = t
             if t >= 0:
                 if bane or cd[b, n] <= 0.0:
                     fire_at[n] = t
             else:
                 acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[n, P_SIGHT]
-                seen = _nearest_foe(pos, hp, uprop, b, n, 0, n_agents, acquire, False) if pursuit else -1
+                seen = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, acquire, False) if pursuit else -1
                 if seen < 0 and kind == ORDER_UNITS:
-                    seen = _nearest_foe(pos, hp, uprop, b, n, 0, n_agents, 1e18, False)
+                    seen = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, 1e18, False)
                 if seen >= 0:  # chase the nearest agent
                     want[n, 0] = pos[b, seen, 0]
                     want[n, 1] = pos[b, seen, 1]
@@ -579,9 +588,9 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
             if int(uprop[n, P_SPLASH]) == SPLASH_BANELING:  # bursts even if killed in this loop
                 _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
             else:
-                _attack(b, n, fire_at[n], n_agents, pos, hp, sh, calm, uprop)
+                _attack(b, n, fire_at[n], n_agents, pos, hp, sh, calm, uprop, pair)
     # banelings killed this loop burst too (which can kill more banelings)
-    burst = True
+    burst = cfg[C_HAS_BANE] != 0.0
     while burst:
         burst = False
         for n in range(n_units):
@@ -590,7 +599,7 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
                 _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
                 burst = True
     # heals (medivac: costs 1 energy per 3 health) and regeneration
-    for n in range(n_units):
+    for n in range(n_units if cfg[C_HAS_HEAL] != 0.0 else 0):
         t = heal_at[n]
         if t >= 0 and hp[b, n] > 0.0 and hp[b, t] > 0.0:
             amount = min(uprop[n, P_HEAL], uprop[t, P_HP_MAX] - hp[b, t], en[b, n] * 3.0)
@@ -598,7 +607,8 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
                 hp[b, t] += amount
                 en[b, n] -= amount / 3.0
                 shots[b, n] += 1
-    for n in range(n_units):
+    regen = cfg[C_HAS_SHIELD] != 0.0 or cfg[C_HAS_LIFE_REGEN] != 0.0 or cfg[C_HAS_ENERGY] != 0.0
+    for n in range(n_units if regen else 0):
         if hp[b, n] <= 0.0:
             continue
         if uprop[n, P_LIFE_REGEN] > 0.0 and hp[b, n] < uprop[n, P_HP_MAX]:
@@ -644,9 +654,9 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
         if hp[b, i] <= 0.0:
             continue
         for j in range(i + 1, n_units):
-            if hp[b, j] <= 0.0 or uprop[i, P_MOVER] != uprop[j, P_MOVER]:
+            min_d = pair[PAIR_SEP, i, j]
+            if hp[b, j] <= 0.0 or min_d == 0.0:
                 continue
-            min_d = uprop[i, P_RADIUS] + uprop[j, P_RADIUS]
             dx = pos[b, j, 0] - pos[b, i, 0]
             dy = pos[b, j, 1] - pos[b, i, 1]
             d2 = dx * dx + dy * dy
@@ -669,13 +679,141 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
             elif mobile_j:
                 pos[b, j, 0] += dx * (min_d - d) / d
                 pos[b, j, 1] += dy * (min_d - d) / d
+    rect = cfg[C_RECT] != 0.0
     for n in range(n_units):
         if hp[b, n] > 0.0:
-            _keep_clear(pos, walk, wbox, b, n, int(uprop[n, P_MOVER]), uprop[n, P_RADIUS], start[n, 0], start[n, 1])
+            _keep_clear(pos, walk, wbox, b, n, int(uprop[n, P_MOVER]), uprop[n, P_RADIUS], start[n, 0],
+                        start[n, 1], rect)
 
 
 @njit(cache=True)
-def _keep_clear(pos, walk, wbox, b, n, mover, r, sx, sy):
+def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at, want):
+    """:func:`_game_loop` for maps whose units are all of one plain ground type (no shields,
+    regeneration, heals, splash) on a rectangular walkable area, with an attack-move order: the
+    same rules, with the unit's numbers in scalars (the marine maps' speed)."""
+    n_units = pos.shape[1]
+    fire_range = uprop[0, P_RANGE] + uprop[0, P_RADIUS] + uprop[0, P_RADIUS]
+    damage = uprop[0, P_DAMAGE]
+    cooldown = uprop[0, P_COOLDOWN]
+    speed = uprop[0, P_SPEED]
+    radius = uprop[0, P_RADIUS]
+    armour = uprop[0, P_ARMOUR]
+    hits = int(uprop[0, P_HITS])
+    per_hit = damage - armour if damage - armour > 0.5 or armour <= 0.0 else 0.5
+    acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[0, P_SIGHT]
+    pursuit = cfg[C_PURSUIT] != 0.0
+    # 1. decisions, from the positions at the start of the loop
+    for n in range(n_units):
+        fire_at[n] = -1
+        want[n, 0] = np.nan
+        if hp[b, n] <= 0.0:
+            continue
+        if n < n_agents:
+            if order[b, n] == ATTACK:
+                t = target[b, n]
+                if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
+                    order[b, n] = IDLE
+                    target[b, n] = -1
+                elif _dist(pos, b, n, t) <= fire_range:
+                    if cd[b, n] <= 0.0:
+                        fire_at[n] = t
+                else:  # walk into range
+                    want[n, 0] = pos[b, t, 0]
+                    want[n, 1] = pos[b, t, 1]
+            elif order[b, n] == MOVE:
+                want[n, 0] = goal[b, n, 0]
+                want[n, 1] = goal[b, n, 1]
+        else:  # enemy on attack-move
+            t = target[b, n]
+            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > fire_range:
+                t = _nearest_agent(pos, hp, b, n, n_agents, fire_range)
+                target[b, n] = t
+            if t >= 0:
+                if cd[b, n] <= 0.0:
+                    fire_at[n] = t
+            else:
+                seen = _nearest_agent(pos, hp, b, n, n_agents, acquire) if pursuit else -1
+                if seen >= 0:  # chase the nearest agent in acquisition range
+                    want[n, 0] = pos[b, seen, 0]
+                    want[n, 1] = pos[b, seen, 1]
+                else:
+                    want[n, 0] = goal[b, n, 0]
+                    want[n, 1] = goal[b, n, 1]
+    # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
+    for n in range(n_units):
+        if hp[b, n] <= 0.0:
+            continue
+        if fire_at[n] >= 0:
+            cd[b, n] += cooldown
+            shots[b, n] += 1
+        if cd[b, n] > 0.0:
+            cd[b, n] -= 1.0
+        else:
+            cd[b, n] = 0.0
+    for n in range(n_units):
+        t = fire_at[n]
+        if t >= 0:
+            for _ in range(hits):
+                hp[b, t] = max(hp[b, t] - per_hit, 0.0)
+    # 3. walkers move
+    for n in range(n_units):
+        if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
+            continue
+        dx = want[n, 0] - pos[b, n, 0]
+        dy = want[n, 1] - pos[b, n, 1]
+        d = np.sqrt(dx * dx + dy * dy)
+        if d <= speed:
+            pos[b, n, 0] = want[n, 0]
+            pos[b, n, 1] = want[n, 1]
+            if n < n_agents and order[b, n] == MOVE:
+                order[b, n] = IDLE
+        else:
+            pos[b, n, 0] += dx / d * speed
+            pos[b, n, 1] += dy / d * speed
+    # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
+    min_d = radius + radius
+    for i in range(n_units):
+        if hp[b, i] <= 0.0:
+            continue
+        for j in range(i + 1, n_units):
+            if hp[b, j] <= 0.0:
+                continue
+            dx = pos[b, j, 0] - pos[b, i, 0]
+            dy = pos[b, j, 1] - pos[b, i, 1]
+            d2 = dx * dx + dy * dy
+            if d2 >= min_d * min_d:
+                continue
+            d = np.sqrt(d2)
+            if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
+                dx, dy, d = 1.0, 0.0, 1.0
+            push = 0.5 * (min_d - d) / d
+            pos[b, i, 0] -= dx * push
+            pos[b, i, 1] -= dy * push
+            pos[b, j, 0] += dx * push
+            pos[b, j, 1] += dy * push
+    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
+    for n in range(n_units):
+        if hp[b, n] > 0.0:
+            pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
+            pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
+
+
+@njit(cache=True)
+def _nearest_agent(pos, hp, b, n, n_agents, max_dist) -> int:
+    """Index of the living agent nearest to unit ``n`` within ``max_dist``, or -1 (ties: the last)."""
+    best = -1
+    best_d = max_dist
+    for j in range(n_agents):
+        if hp[b, j] > 0.0:
+            d = _dist(pos, b, n, j)
+            if d <= best_d:
+                best_d = d
+                best = j
+    return best
+
+
+@njit(cache=True)
+def _keep_clear(pos, walk, wbox, b, n, mover, r, sx, sy, rect):
     """Keep a unit's footprint off unwalkable ground: clamp its centre into the bounding box of its
     walkable cells (less its radius; on the marine maps this is the whole rule: the band
     ``[r, 32 - r] x [8 + r, 24 - r]``), push its edge back from unwalkable cells east, west, north
@@ -683,6 +821,10 @@ def _keep_clear(pos, walk, wbox, b, n, mover, r, sx, sy):
     stood at the start of the loop ``(sx, sy)``."""
     x = min(max(pos[b, n, 0], wbox[mover, 0] + r), wbox[mover, 1] - r)
     y = min(max(pos[b, n, 1], wbox[mover, 2] + r), wbox[mover, 3] - r)
+    if rect:
+        pos[b, n, 0] = x
+        pos[b, n, 1] = y
+        return
     if _walkable(walk, mover, x, y):
         if not _walkable(walk, mover, x + r, y):
             x = math.floor(x + r) - r
@@ -700,7 +842,7 @@ def _keep_clear(pos, walk, wbox, b, n, mover, r, sx, sy):
 
 @njit(cache=True)
 def step_kernel(actions, active, pos, hp, sh, en, cd, calm, order, goal, target, shots, prev_hp,
-                dead_seen, last_action, ep_step, stats, cfg, uprop, walk, wbox, clear, dist, n_agents,
+                dead_seen, last_action, ep_step, stats, cfg, uprop, pair, walk, wbox, clear, dist, n_agents,
                 out_reward, out_term, out_won, out_dead_allies, out_dead_enemies, out_limit):
     """Apply the (already validated) actions and advance every active environment by one step.
 
@@ -748,9 +890,14 @@ def step_kernel(actions, active, pos, hp, sh, en, cd, calm, order, goal, target,
                     target[b, i] = a - 6 if _heals_allies(uprop, i) else n_agents + a - 6
             for n in range(n_agents, n_units):
                 shots[b, n] = 0
+            uniform = cfg[C_UNIFORM] != 0.0
             for _ in range(int(cfg[C_STEP_MUL])):
-                _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, walk, wbox,
-                           clear, dist, cfg, n_agents, fire_at, heal_at, want, alive0, start)
+                if uniform:
+                    _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents,
+                                       fire_at, want)
+                else:
+                    _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk,
+                               wbox, clear, dist, cfg, n_agents, fire_at, heal_at, want, alive0, start)
             _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
                                     out_reward, out_term, out_won, out_limit)
         dead_a = 0
@@ -876,9 +1023,11 @@ def observe_kernel(pos, hp, sh, en, cd, last_action, ep_step, cfg, lay, uprop, p
                 if _can_move(pathing, x, y, k, move_amount):
                     av[2 + k] = 1
                     ob[k] = 1.0
-            for a in range(6, n_actions):
-                if _action_available(pos, hp, uprop, pathing, b, i, a, n_agents, move_amount):
-                    av[a] = 1
+            healer = _heals_allies(uprop, i)
+            if healer:  # medivac on MMM maps: heal actions 6 + t for allies t
+                for a in range(6, n_actions):
+                    if _action_available(pos, hp, uprop, pathing, b, i, a, n_agents, move_amount):
+                        av[a] = 1
             o = 4
             if lay[L_PATHING]:
                 _surrounding(ob, o, pathing, x, y, move_amount, False)
@@ -887,8 +1036,12 @@ def observe_kernel(pos, hp, sh, en, cd, last_action, ep_step, cfg, lay, uprop, p
                 _surrounding(ob, o, height, x, y, move_amount, True)
             for e in range(n_enemies):
                 t = n_agents + e
+                if hp[b, t] <= 0.0:
+                    continue
                 d = _smac_dist(pos, b, i, t)
-                if hp[b, t] > 0.0 and d < SIGHT_RANGE:
+                if not healer and d <= SHOOT_RANGE:
+                    av[6 + e] = 1
+                if d < SIGHT_RANGE:
                     o = lay[L_ENEMY_OFF] + e * enemy_feat
                     ob[o] = av[6 + e]
                     ob[o + 1] = d / SIGHT_RANGE
@@ -907,8 +1060,11 @@ def observe_kernel(pos, hp, sh, en, cd, last_action, ep_step, cfg, lay, uprop, p
             for j in range(n_agents):
                 if j == i:
                     continue
+                if hp[b, j] <= 0.0:
+                    k += 1
+                    continue
                 d = _smac_dist(pos, b, i, j)
-                if hp[b, j] > 0.0 and d < SIGHT_RANGE:
+                if d < SIGHT_RANGE:
                     o = lay[L_ALLY_OFF] + k * ally_feat
                     ob[o] = 1.0
                     ob[o + 1] = d / SIGHT_RANGE

@@ -27,7 +27,7 @@ import numpy as np
 from . import kernels as K
 from .maps import LEFT_SPAWN, RIGHT_SPAWN, MapParams, get_map_params
 from .terrain import movement_grids, navigation_tables, parse_grids
-from .units import FLYING, UNIT_TYPES, UnitType, ally_unit_type, stock_name
+from .units import FLYING, GROUND, SPLASH_BANELING, UNIT_TYPES, UnitType, ally_unit_type, stock_name
 
 DATA_FILE = Path(__file__).with_name("mapdata") / "smac_maps.json"
 
@@ -65,6 +65,8 @@ class Terrain:
     walk: np.ndarray
     wbox: np.ndarray
     """[3, 4] bounding box (x0, x1, y0, y1) of each mover's walkable cells."""
+    rect: tuple[bool, bool, bool]
+    """Whether each mover's walkable cells fill their bounding box."""
     clear: np.ndarray
     dist: np.ndarray
     navigate: bool
@@ -79,12 +81,14 @@ def get_terrain(map_key: str) -> Terrain:
     if convex:  # straight lines always work: keep tiny tables
         clear, dist = np.ones((1, 1), np.uint8), np.zeros((1, 1), np.int16)
     wbox = np.zeros((3, 4))
+    rect = []
     for m in range(3):
         xs, ys = np.nonzero(walk[m])
         wbox[m] = [xs.min(), xs.max() + 1, ys.min(), ys.max() + 1]
+        rect.append(bool(walk[m][xs.min():xs.max() + 1, ys.min():ys.max() + 1].all()))
     for arr in (pathing, height, cliff, walk, wbox, clear, dist):
         arr.setflags(write=False)
-    return Terrain(pathing, height, cliff, walk, wbox, clear, dist, not convex)
+    return Terrain(pathing, height, cliff, walk, wbox, tuple(rect), clear, dist, not convex)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,10 @@ class Scenario:
     terrain: Terrain
     unit_types: tuple[UnitType, ...]
     uprop: np.ndarray
+    pair: np.ndarray
+    """[3, N, N] weapon reach, can-hit and overlap distance of every pair (``kernels.PAIR_*``)."""
+    flags: dict
+    """Which mechanics the map needs (``kernels.C_HAS_*``, ``C_RECT``) -> 0/1."""
     group_points: np.ndarray
     """[G, 2] spawn points of the unit groups (with the mirror applied)."""
     unit_group: np.ndarray
@@ -218,11 +226,37 @@ def _build(name: str) -> Scenario:
         order_points[:] = order["points"]
     healer_rule = params.map_type == "MMM"
     uprop = np.stack([_props(t, tbit[i], healer_rule) for i, t in enumerate(types)])
-    for arr in (uprop, unit_group, unit_offset, ally_block, order_points):
+    pair = _pairs(types)
+    terrain = get_terrain(terrain_key)
+    flags = {K.C_HAS_SHIELD: any(t.shield > 0 for t in types),
+             K.C_HAS_LIFE_REGEN: any(t.life_regen > 0 for t in types),
+             K.C_HAS_ENERGY: any(t.energy_regen > 0 for t in types),
+             K.C_HAS_HEAL: any(t.heal_rate > 0 for t in types),
+             K.C_HAS_BANE: any(t.splash == SPLASH_BANELING for t in types),
+             K.C_RECT: all(terrain.rect[t.mover] for t in types)}
+    plain = (bool(np.all(uprop == uprop[0])) and types[0].mover == GROUND and types[0].splash == 0
+             and types[0].heal_rate == 0 and types[0].shield == 0 and types[0].life_regen == 0
+             and types[0].speed > 0 and types[0].damage > 0 and types[0].hits_ground)
+    flags[K.C_UNIFORM] = plain and flags[K.C_RECT] and kind == ORDER_POINT
+    for arr in (uprop, pair, unit_group, unit_offset, ally_block, order_points):
         arr.setflags(write=False)
-    return Scenario(params, get_terrain(terrain_key), tuple(types), uprop, np.array(points, float),
+    return Scenario(params, terrain, tuple(types), uprop, pair, flags, np.array(points, float),
                     unit_group, unit_offset, np.array([i for i, _ in creation], np.int64), ally_block,
                     kind, order_points)
+
+
+def _pairs(types: list) -> np.ndarray:
+    """``pair [3, N, N]``: reach (range + both radii), can-hit (air/ground), overlap distance."""
+    n = len(types)
+    pair = np.zeros((3, n, n))
+    for i, a in enumerate(types):
+        for j, t in enumerate(types):
+            pair[K.PAIR_REACH, i, j] = a.range + a.radius + t.radius
+            hits = a.hits_air if t.mover == FLYING else a.hits_ground
+            pair[K.PAIR_HIT, i, j] = a.damage > 0 and hits
+            if i != j and a.mover == t.mover:  # same layer: ground, air, colossi
+                pair[K.PAIR_SEP, i, j] = a.radius + t.radius
+    return pair
 
 
 def _props(t: UnitType, tbit: int, healer_rule: bool) -> np.ndarray:
