@@ -305,11 +305,12 @@ def smaclite_rates(python: str, maps: tuple[str, ...], repeats: int, seconds: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat of 1 s instead of 5 of 2 s")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of 2 s (default 5)")
     parser.add_argument("--maps-only", action="store_true", help="only SMAC's heterogeneous maps")
     parser.add_argument("--compare", metavar="REV", help="marine maps: this tree vs git revision REV")
     parser.add_argument("--smaclite", metavar="PYTHON", help="time SMAClite installed in PYTHON")
     args = parser.parse_args()
-    repeats, seconds = (1, 1.0) if args.quick else (5, 2.0)
+    repeats, seconds = (1, 1.0) if args.quick else (args.repeats, 2.0)
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
           f"median of {repeats} repeat(s) of {seconds:.0f} s")
     if args.compare:
