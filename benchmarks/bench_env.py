@@ -2,15 +2,27 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_env.py            # all measurements, ~1 minute
+    .venv/bin/python benchmarks/bench_env.py            # all measurements, ~2 minutes
     .venv/bin/python benchmarks/bench_env.py --quick    # fewer repeats
+    .venv/bin/python benchmarks/bench_env.py --maps-only  # only the heterogeneous maps
+    .venv/bin/python benchmarks/bench_env.py --compare REV  # marine maps: this tree vs git REV
+    .venv/bin/python benchmarks/bench_env.py --smaclite PYTHON  # SMAClite on the same maps
+
+``--compare REV`` extracts ``pymarl_explained`` at git revision ``REV`` into a temporary folder
+and times the marine maps with both versions in alternating subprocesses (so that both see the same
+machine load), in steps per CPU second of the benchmark process (``time.process_time``: what the
+code costs, less sensitive than wall-clock time to other processes sharing the CPUs), reporting
+the median of the per-pair ratios. ``--smaclite PYTHON`` runs SMAClite
+(uoe-agents/smaclite, installed in the interpreter ``PYTHON``) with one env and random valid
+actions on the same maps, for scale.
 
 Measured:
 
 * one ``MarineBattleEnv`` (SMAC's API: ``step`` + ``get_obs`` + ``get_state`` +
   ``get_avail_actions`` every step, ``reset`` at the end of each episode, random valid actions
-  drawn with numpy) on MarineMicro_MvsM_4, 8m and 27m_vs_30m;
-* 64 ``BatchedMarineEnv`` environments in lockstep on MarineMicro_MvsM_4 (aggregate env steps/s,
+  drawn with numpy) on MarineMicro_MvsM_4, 8m and 27m_vs_30m, and on SMAC's 2s3z, 3s5z, MMM2 and
+  corridor;
+* 64 ``BatchedMarineEnv`` environments in lockstep on the same maps (aggregate env steps/s,
   counting only active environments, resetting all when all have terminated, as the parallel
   runner does);
 * the implementation choice: the numba game-loop kernel against a numpy version vectorised over
@@ -24,12 +36,14 @@ Every figure is the median of several repeats.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -146,8 +160,9 @@ def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) 
     the first ``steps_per_episode`` steps of a battle (agents stand, enemies walk in and fire)."""
     env = BatchedMarineEnv(n_envs, seed=0, map_name="MarineMicro_MvsM_4")
     A, B = env.n_agents, n_envs
-    names = ("pos", "hp", "cd", "order", "goal", "target", "shots", "prev_hp", "dead_seen",
-             "last_action", "ep_step", "stats")
+    sc, tr = env.scenario, env.scenario.terrain
+    names = ("pos", "hp", "sh", "en", "cd", "calm", "order", "goal", "target", "shots", "prev_hp",
+             "dead_seen", "last_action", "ep_step", "stats")
     start_state = {n: getattr(env, n).copy() for n in names}
     stop = np.ones((B, A), np.int64)
     active = np.ones(B, np.bool_)
@@ -160,10 +175,8 @@ def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) 
         while time.perf_counter() - t0 < seconds:
             st = {n: v.copy() for n, v in start_state.items()}
             for _ in range(steps_per_episode):
-                K.step_kernel(stop, active, st["pos"], st["hp"], st["cd"], st["order"], st["goal"],
-                              st["target"], st["shots"], st["prev_hp"], st["dead_seen"],
-                              st["last_action"], st["ep_step"], st["stats"], env._cfg, A, reward,
-                              term, won, dead_a, dead_e, limit)
+                K.step_kernel(stop, active, *(st[n] for n in names), env._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox,
+                              tr.clear, tr.dist, A, reward, term, won, dead_a, dead_e, limit)
             steps += B * steps_per_episode
         return steps / (time.perf_counter() - t0)
 
@@ -196,18 +209,125 @@ def median_of(fn, repeats: int) -> float:
     return statistics.median(fn() for _ in range(repeats))
 
 
+MARINE_MAPS = ("MarineMicro_MvsM_4", "8m", "27m_vs_30m")
+SMAC_MAPS = ("2s3z", "3s5z", "MMM2", "corridor", "27m_vs_30m")
+
+_RATE_CODE = """
+import sys, time, numpy as np
+from pymarl_explained.envs import BatchedMarineEnv, MarineBattleEnv
+kind, map_name, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+clock = time.process_time  # CPU seconds of this process: robust to other processes on the machine
+rng = np.random.default_rng(0)
+if kind == "single":
+    env = MarineBattleEnv(map_name=map_name, seed=0)
+    env.step(np.argmax(np.asarray(env.get_avail_actions()), -1)); env.reset()  # compile outside the timing
+    steps, t0 = 0, clock()
+    while clock() - t0 < seconds:
+        avail = np.asarray(env.get_avail_actions())
+        _, term, _ = env.step(np.argmax(rng.random(avail.shape) * avail, axis=-1))
+        env.get_obs(); env.get_state(); steps += 1
+        if term:
+            env.reset()
+else:
+    env = BatchedMarineEnv(64, seed=0, map_name=map_name)
+    env.step(np.argmax(env.get_avail_actions(), -1)); env.reset()  # compile outside the timing
+    steps, t0 = 0, clock()
+    while clock() - t0 < seconds:
+        avail = env.get_avail_actions()
+        steps += int((~env.done).sum())
+        env.step(np.argmax(rng.random(avail.shape) * avail, axis=-1)); env.get_obs(); env.get_state()
+        if env.done.all():
+            env.reset()
+print(steps / (clock() - t0))
+"""
+
+
+def _subprocess_rate(pythonpath: str, kind: str, map_name: str, seconds: float) -> float:
+    environ = dict(os.environ, PYTHONPATH=pythonpath)
+    out = subprocess.run([sys.executable, "-c", _RATE_CODE, kind, map_name, str(seconds)], env=environ,
+                         capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def compare_with_revision(rev: str, repeats: int, seconds: float) -> None:
+    """Marine maps: this working tree against ``git rev``, alternating, median of the ratios."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "pymarl_explained"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        print(f"marine maps, this tree vs {rev}: median of {repeats} alternating pairs of {seconds:.0f} s")
+        for kind, map_name in [("single", m) for m in MARINE_MAPS] + [("batched", "MarineMicro_MvsM_4")]:
+            for path in (old, str(root)):  # warm the numba caches of both versions
+                _subprocess_rate(path, kind, map_name, 0.2)
+            new_r, old_r = [], []
+            for _ in range(repeats):
+                old_r.append(_subprocess_rate(old, kind, map_name, seconds))
+                new_r.append(_subprocess_rate(str(root), kind, map_name, seconds))
+            ratio = statistics.median(n / o for n, o in zip(new_r, old_r, strict=True))
+            label = "single env" if kind == "single" else "64 batched"
+            print(f"{label:11s} {map_name:20s} {rev}: {statistics.median(old_r):9,.0f}  this tree: "
+                  f"{statistics.median(new_r):9,.0f} steps per CPU second   new/old = {ratio:.2f}")
+
+
+_SMACLITE_CODE = """
+import json, sys, time, numpy as np, gymnasium as gym, smaclite  # noqa: F401
+map_name, seconds = sys.argv[1], float(sys.argv[2])
+env = gym.make(f"smaclite/{map_name}-v0", use_cpp_rvo2=False)
+rng = np.random.default_rng(0)
+env.reset(seed=0)
+steps, t0 = 0, time.perf_counter()
+while time.perf_counter() - t0 < seconds:
+    avail = np.asarray(env.unwrapped.get_avail_actions())
+    _, _, done, truncated, _ = env.step(np.argmax(rng.random(avail.shape) * avail, axis=-1).tolist())
+    steps += 1
+    if done or truncated:
+        env.reset()
+print(json.dumps(steps / (time.perf_counter() - t0)))
+"""
+
+
+def smaclite_rates(python: str, maps: tuple[str, ...], repeats: int, seconds: float) -> None:
+    """SMAClite (pure Python, its Python ORCA) with one env and random valid actions, for scale."""
+    for map_name in maps:
+        rates = []
+        for _ in range(repeats):
+            out = subprocess.run([python, "-c", _SMACLITE_CODE, map_name, str(seconds)], capture_output=True,
+                                 text=True, cwd=tempfile.gettempdir())
+            if out.returncode != 0:
+                print(f"SMAClite     {map_name:20s} failed: {out.stderr.strip().splitlines()[-1:]}")
+                break
+            rates.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        if rates:
+            print(f"SMAClite     {map_name:20s} {statistics.median(rates):10,.0f} steps/s (one env)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat of 1 s instead of 5 of 2 s")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of 2 s (default 5)")
+    parser.add_argument("--maps-only", action="store_true", help="only SMAC's heterogeneous maps")
+    parser.add_argument("--compare", metavar="REV", help="marine maps: this tree vs git revision REV")
+    parser.add_argument("--smaclite", metavar="PYTHON", help="time SMAClite installed in PYTHON")
     args = parser.parse_args()
-    repeats, seconds = (1, 1.0) if args.quick else (5, 2.0)
+    repeats, seconds = (1, 1.0) if args.quick else (args.repeats, 2.0)
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
           f"median of {repeats} repeat(s) of {seconds:.0f} s")
-    for map_name in ("MarineMicro_MvsM_4", "8m", "27m_vs_30m"):
+    if args.compare:
+        compare_with_revision(args.compare, repeats, seconds)
+        return
+    if args.smaclite:
+        smaclite_rates(args.smaclite, SMAC_MAPS, repeats, seconds)
+        return
+    maps = SMAC_MAPS if args.maps_only else MARINE_MAPS + SMAC_MAPS[:-1]
+    for map_name in maps:
         rate = median_of(lambda m=map_name: single_env_rate(m, seconds), repeats)
         print(f"single env  {map_name:20s} {rate:10,.0f} steps/s")
-    rate = median_of(lambda: batched_rate("MarineMicro_MvsM_4", 64, seconds), repeats)
-    print(f"64 batched  {'MarineMicro_MvsM_4':20s} {rate:10,.0f} steps/s (aggregate)")
+    for map_name in ("MarineMicro_MvsM_4",) * (not args.maps_only) + SMAC_MAPS:
+        rate = median_of(lambda m=map_name: batched_rate(m, 64, seconds), repeats)
+        print(f"64 batched  {map_name:20s} {rate:10,.0f} steps/s (aggregate)")
+    if args.maps_only:
+        return
     for n_envs in (1, 64):
         pairs = [loop_kernels_rate(n_envs, seconds / 2) for _ in range(repeats)]
         nb = statistics.median(p[0] for p in pairs)

@@ -1,7 +1,10 @@
-"""Environments: SMAC's marine battles, built in (no StarCraft II needed) or on the real game.
+"""Environments: SMAC's battles (all 23 of SMAC's maps and the MarineMicro maps), built in (no
+StarCraft II needed) or on the real game.
 
 ``REGISTRY["sc2"](**env_args)`` is what PyMARL's runners call. ``env_args`` are SMAC's
-``StarCraft2Env`` arguments plus ``backend`` ("auto", "builtin" or "starcraft").
+``StarCraft2Env`` arguments plus ``backend`` ("auto", "builtin" or "starcraft") and the built-in
+simulator's own options (``builtin_spawn_spread``, ``builtin_acquire_range``,
+``builtin_enemy_pursuit``; see :data:`pymarl_explained.envs.args.BUILTIN_DEFAULTS`).
 """
 
 from __future__ import annotations

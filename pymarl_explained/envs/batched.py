@@ -1,4 +1,6 @@
-"""``BatchedMarineEnv``: B built-in marine battles stepped in lockstep, for the parallel runner.
+"""``BatchedMarineEnv``: B built-in SMAC battles stepped in lockstep, for the parallel runner.
+
+(The name is historical: it plays every map of :data:`pymarl_explained.envs.maps.MAPS`, marines or not.)
 
 All per-step work happens in the numba kernels of :mod:`pymarl_explained.envs.kernels`, which loop
 over the B environments and their units in compiled code: there is no per-environment Python
@@ -18,8 +20,8 @@ from pymarl_explained.errors import EnvironmentSetupError, InvalidActionError
 from . import kernels as K
 from .args import complete_env_args
 from .layout import make_layout
-from .maps import LEFT_SPAWN, RIGHT_SPAWN, get_map_params
-from .units import MARINE_HEALTH
+from .maps import MAP_SIZE
+from .scenario import build_scenario
 
 ACTION_NAMES = ("no-op", "stop", "move north", "move south", "move east", "move west")
 
@@ -37,7 +39,7 @@ def seed_to_rng_state(seed: int) -> np.uint64:
 
 
 class BatchedMarineEnv:
-    """B independent marine battles with SMAC's rules, as ``[B, ...]`` numpy arrays.
+    """B independent SMAC battles with SMAC's rules, as ``[B, ...]`` numpy arrays.
 
     Args:
         n_envs: number of environments B.
@@ -61,23 +63,29 @@ class BatchedMarineEnv:
         self.env_args = args
         self.seed_value = int(seed)
         self.map_name: str = args["map_name"]
-        self.map_params = get_map_params(self.map_name)
-        mp = self.map_params
+        self.scenario = build_scenario(self.map_name)
+        sc = self.scenario
+        self.map_params = mp = sc.params
         self.n_envs = int(n_envs)
         self.n_agents = mp.n_agents
         self.n_enemies = mp.n_enemies
         self.n_actions = 6 + mp.n_enemies
         self.episode_limit = mp.limit
-        self.layout = make_layout(mp.n_agents, mp.n_enemies, args)
+        self.unit_type_names = [t.name for t in sc.unit_types]
+        """Unit type of every unit (agents' ``_RL`` names, then the enemies' stock names)."""
+        self.layout = make_layout(mp.n_agents, mp.n_enemies, args, mp.unit_type_bits,
+                                  mp.shield_bits_ally, mp.shield_bits_enemy)
         self._lay = self.layout.as_array()
-        self.max_reward = (
-            mp.n_enemies * args["reward_death_value"] + args["reward_win"] + mp.n_enemies * MARINE_HEALTH
-        )
+        enemy_max = float(sum(sc.uprop[mp.n_agents:, K.P_HP_MAX] + sc.uprop[mp.n_agents:, K.P_SH_MAX]))
+        self.max_reward = mp.n_enemies * args["reward_death_value"] + args["reward_win"] + enemy_max
         self._cfg = self._make_cfg(args)
         B, N, A = self.n_envs, mp.n_agents + mp.n_enemies, mp.n_agents
         self.pos = np.zeros((B, N, 2))
         self.hp = np.zeros((B, N))
+        self.sh = np.zeros((B, N))
+        self.en = np.zeros((B, N))
         self.cd = np.zeros((B, N))
+        self.calm = np.zeros((B, N))
         self.order = np.zeros((B, N), np.int64)
         self.goal = np.zeros((B, N, 2))
         self.target = np.full((B, N), -1, np.int64)
@@ -94,12 +102,32 @@ class BatchedMarineEnv:
         self._obs = self._state = self._avail = None
         self.reset()
 
+    @property
+    def health_max(self) -> np.ndarray:
+        """Maximum health of every unit ``[N]``."""
+        return self.scenario.uprop[:, K.P_HP_MAX]
+
+    @property
+    def shield_max(self) -> np.ndarray:
+        """Maximum shield of every unit ``[N]``."""
+        return self.scenario.uprop[:, K.P_SH_MAX]
+
     def _make_cfg(self, args: dict) -> np.ndarray:
-        mp = self.map_params
-        ally, enemy = (RIGHT_SPAWN, LEFT_SPAWN) if mp.mirror else (LEFT_SPAWN, RIGHT_SPAWN)
+        mp, sc = self.map_params, self.scenario
+        spread = args.get("builtin_spawn_spread")
         cfg = np.zeros(K.N_CFG)
-        cfg[[K.C_ALLY_X, K.C_ALLY_Y, K.C_ENEMY_X, K.C_ENEMY_Y]] = [*ally, *enemy]
-        cfg[K.C_SPREAD] = mp.spawn_spread
+        cfg[K.C_SPREAD] = mp.spawn_spread if spread is None else float(spread)
+        cfg[K.C_ORDER_KIND] = sc.order_kind
+        cfg[[K.C_ORDER_X0, K.C_ORDER_Y0, K.C_ORDER_X1, K.C_ORDER_Y1]] = sc.order_points.ravel()
+        acquire = args.get("builtin_acquire_range")
+        cfg[K.C_ACQUIRE] = -1.0 if acquire is None else float(acquire)
+        cfg[K.C_PURSUIT] = bool(args.get("builtin_enemy_pursuit", True))
+        cfg[K.C_MMM] = mp.map_type == "MMM"
+        cfg[K.C_MAP_X] = MAP_SIZE
+        cfg[K.C_MAP_Y] = MAP_SIZE
+        cfg[K.C_NAVIGATE] = sc.terrain.navigate
+        for index, on in sc.flags.items():
+            cfg[index] = on
         cfg[K.C_STEP_MUL] = int(args["step_mul"])
         cfg[K.C_MOVE_AMOUNT] = args["move_amount"]
         cfg[K.C_LIMIT] = mp.limit
@@ -118,9 +146,11 @@ class BatchedMarineEnv:
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Start new episodes in all environments, or only where ``mask`` is True."""
         mask = np.ones(self.n_envs, np.bool_) if mask is None else self._bool_array(mask, "mask")
-        K.reset_kernel(mask, self.pos, self.hp, self.cd, self.order, self.goal, self.target,
-                       self.shots, self.prev_hp, self.dead_seen, self.last_action, self.ep_step,
-                       self.rng, self._cfg, self.n_agents)
+        sc = self.scenario
+        K.reset_kernel(mask, self.pos, self.hp, self.sh, self.en, self.cd, self.calm, self.order, self.goal,
+                       self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action, self.ep_step,
+                       self.rng, self._cfg, sc.uprop, sc.terrain.walk, sc.group_points, sc.unit_group,
+                       sc.unit_offset, sc.spawn_order, sc.ally_block, self.n_agents)
         self.done[mask] = False
         self._observe()
 
@@ -139,15 +169,17 @@ class BatchedMarineEnv:
             )
         actions = actions.astype(np.int64, copy=False)
         active = ~self.done if active is None else self._bool_array(active, "active")
-        b, i, code = K.validate_kernel(actions, active, self.pos, self.hp, self.n_agents,
-                                       self.n_actions, float(self._cfg[K.C_MOVE_AMOUNT]))
+        sc = self.scenario
+        b, i, code = K.validate_kernel(actions, active, self.pos, self.hp, sc.uprop, sc.terrain.pathing,
+                                       self.n_agents, self.n_actions, float(self._cfg[K.C_MOVE_AMOUNT]))
         if code:
             raise self._action_error(b, i, int(actions[b, i]), code)
         won, term, limit, dead_a, dead_e = self._out
-        K.step_kernel(actions, active, self.pos, self.hp, self.cd, self.order, self.goal, self.target,
-                      self.shots, self.prev_hp, self.dead_seen, self.last_action, self.ep_step,
-                      self.stats, self._cfg, self.n_agents, self._out_reward, term, won, dead_a,
-                      dead_e, limit)
+        tr = sc.terrain
+        K.step_kernel(actions, active, self.pos, self.hp, self.sh, self.en, self.cd, self.calm, self.order,
+                      self.goal, self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action,
+                      self.ep_step, self.stats, self._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox, tr.clear, tr.dist,
+                      self.n_agents, self._out_reward, term, won, dead_a, dead_e, limit)
         self.done |= term
         self._observe()
         info = {"battle_won": won.copy(), "dead_allies": dead_a.copy(), "dead_enemies": dead_e.copy()}
@@ -165,8 +197,10 @@ class BatchedMarineEnv:
         self._obs = np.empty((B, A, self.layout.obs_size), np.float32)
         self._state = np.empty((B, self.layout.state_size), np.float32)
         self._avail = np.empty((B, A, self.n_actions), np.int64)
-        K.observe_kernel(self.pos, self.hp, self.cd, self.last_action, self.ep_step, self._cfg,
-                         self._lay, A, self.n_actions, self._obs, self._state, self._avail)
+        sc = self.scenario
+        K.observe_kernel(self.pos, self.hp, self.sh, self.en, self.cd, self.last_action, self.ep_step,
+                         self._cfg, self._lay, sc.uprop, sc.terrain.pathing, sc.terrain.height, A,
+                         self.n_actions, self._obs, self._state, self._avail)
 
     def set_units(
         self,
@@ -176,31 +210,45 @@ class BatchedMarineEnv:
         enemy_health: Any = None,
         ally_cooldown: Any = None,
         enemy_cooldown: Any = None,
+        ally_shield: Any = None,
+        enemy_shield: Any = None,
+        ally_energy: Any = None,
+        enemy_energy: Any = None,
         env: int = 0,
     ) -> None:
         """Place units by hand in environment ``env`` (for tests, notebooks and what-if studies).
 
         Positions are ``[(x, y), ...]`` in map coordinates, one row per ally/enemy in id order;
-        health is absolute (45 is full, 0 places a dead unit); cooldown is in game loops. Anything
-        left as ``None`` keeps its current value. Afterwards every agent idles, every enemy is on
-        its attack-move order with no target yet, a unit placed dead counts as already dead (no
-        kill reward), and the observations are recomputed.
+        health, shield and energy are absolute (a marine's 45 is full health, 0 health places a dead
+        unit; values are clipped to the unit's maxima); cooldown is in game loops. Anything left as
+        ``None`` keeps its current value. Afterwards every agent idles, every enemy is on its order
+        with no target yet, a unit placed dead counts as already dead (no kill reward), shields
+        regenerate only after the usual delay, and the observations are recomputed.
         """
-        A = self.n_agents
-        sides = ((slice(0, A), A), (slice(A, A + self.n_enemies), self.n_enemies))
-        for (sl, n), p, h, c in zip(sides, (ally_pos, enemy_pos), (ally_health, enemy_health),
-                                    (ally_cooldown, enemy_cooldown), strict=True):
+        A, N = self.n_agents, self.n_agents + self.n_enemies
+        sides = ((slice(0, A), A), (slice(A, N), self.n_enemies))
+        hp_max, sh_max = self.health_max, self.shield_max
+        en_max = self.scenario.uprop[:, K.P_EN_MAX]
+        for (sl, n), p, h, c, s_, e_ in zip(sides, (ally_pos, enemy_pos), (ally_health, enemy_health),
+                                            (ally_cooldown, enemy_cooldown), (ally_shield, enemy_shield),
+                                            (ally_energy, enemy_energy), strict=True):
             if p is not None:
                 self.pos[env, sl] = _checked(p, (n, 2), "positions")
             if h is not None:
-                self.hp[env, sl] = np.clip(_checked(h, (n,), "health"), 0.0, MARINE_HEALTH)
+                self.hp[env, sl] = np.clip(_checked(h, (n,), "health"), 0.0, hp_max[sl])
             if c is not None:
                 self.cd[env, sl] = _checked(c, (n,), "cooldown")
+            if s_ is not None:
+                self.sh[env, sl] = np.clip(_checked(s_, (n,), "shield"), 0.0, sh_max[sl])
+            if e_ is not None:
+                self.en[env, sl] = np.clip(_checked(e_, (n,), "energy"), 0.0, en_max[sl])
+        self.sh[env] = np.where(self.hp[env] > 0, self.sh[env], 0.0)
         self.order[env, :A] = K.IDLE
         self.order[env, A:] = K.ATTACK_MOVE
         self.target[env] = -1
         self.goal[env, :A] = self.pos[env, :A]
-        self.prev_hp[env] = self.hp[env]
+        self.calm[env] = 0.0
+        self.prev_hp[env] = self.hp[env] + self.sh[env]
         self.dead_seen[env] = self.hp[env] <= 0
         self.done[env] = False
         self._observe()
@@ -270,14 +318,17 @@ class BatchedMarineEnv:
 
 def env_info(env: Any) -> dict:
     """SMAC's ``get_env_info`` for a built-in environment (single or batched)."""
+    lay = env.layout
+    bits = [f"type_{k}" for k in range(lay.unit_type_bits)]
     return {
-        "state_shape": env.layout.state_size,
-        "obs_shape": env.layout.obs_size,
+        "state_shape": lay.state_size,
+        "obs_shape": lay.obs_size,
         "n_actions": env.n_actions,
         "n_agents": env.n_agents,
         "episode_limit": env.episode_limit,
-        "agent_features": ["health", "energy/cooldown", "rel_x", "rel_y"],
-        "enemy_features": ["health", "rel_x", "rel_y"],
+        "agent_features": ["health", "energy/cooldown", "rel_x", "rel_y"]
+        + ["shield"] * lay.shield_bits_ally + bits,
+        "enemy_features": ["health", "rel_x", "rel_y"] + ["shield"] * lay.shield_bits_enemy + bits,
     }
 
 
@@ -290,11 +341,6 @@ def _checked(value: Any, shape: tuple, what: str) -> np.ndarray:
 
 def _check_supported(args: dict) -> None:
     """Reject the few SMAC options the built-in simulator cannot honour (instead of ignoring them)."""
-    if args["obs_terrain_height"]:
-        raise EnvironmentSetupError(
-            "obs_terrain_height=True needs the map's terrain height data, which only the real game "
-            "provides; use backend='starcraft' or set obs_terrain_height=False."
-        )
     if args["heuristic_ai"]:
         raise EnvironmentSetupError(
             "heuristic_ai=True (SMAC's scripted agents) is not implemented by the built-in "

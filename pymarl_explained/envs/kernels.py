@@ -1,4 +1,4 @@
-"""Numba kernels of the built-in marine battle simulator.
+"""Numba kernels of the built-in SMAC battle simulator.
 
 Everything that happens per step runs here, over arrays shaped ``[B, ...]`` (``B`` environments
 stepped in lockstep; the single environment is ``B = 1``). Units are indexed ``0..A-1`` for the
@@ -9,12 +9,15 @@ array      shape, dtype     meaning
 ========== ================ ========================================================
 pos        [B, N, 2] f8     unit centres (x, y)
 hp         [B, N] f8        health, 0 for a dead unit
+sh         [B, N] f8        shield (Protoss)
+en         [B, N] f8        energy (medivac)
 cd         [B, N] f8        weapon cooldown in game loops (<= 0: ready to fire)
+calm       [B, N] f8        game loops since the unit last took damage (shield regeneration)
 order      [B, N] i8        IDLE, MOVE, ATTACK (agents) or ATTACK_MOVE (enemies)
 goal       [B, N, 2] f8     point of a MOVE order (attack-move point for enemies)
-target     [B, N] i8        unit attacked (ATTACK order, or an enemy's acquired target), -1 none
-shots      [B, N] i8        shots fired during the last environment step (for replays)
-prev_hp    [B, N] f8        health at the previous step (for SMAC's dense reward)
+target     [B, N] i8        unit attacked or healed (ATTACK order, or an enemy's target), -1 none
+shots      [B, N] i8        attacks made during the last environment step (for replays)
+prev_hp    [B, N] f8        health + shield at the previous step (for SMAC's dense reward)
 dead_seen  [B, N] bool      SMAC's death tracker: the death was already rewarded
 last_action[B, A] i8        last action of each agent, -1 before the first step
 ep_step    [B] i8           steps taken in the current episode
@@ -22,32 +25,35 @@ rng        [B] u8           state of each environment's own random generator (sp
 stats      [B, 3] i8        battles won, battles played, time-outs
 ========== ================ ========================================================
 
-``cfg`` is a float array of map and reward constants (indices ``C_*`` below) and ``lay`` the
-integer feature layout of :meth:`pymarl_explained.envs.layout.FeatureLayout.as_array`.
+Constant arrays: ``uprop [N, NP]`` every unit's numbers (columns ``P_*``), ``cfg`` map and reward
+constants (indices ``C_*``), ``lay`` the integer feature layout of
+:meth:`pymarl_explained.envs.layout.FeatureLayout.as_array`, and the terrain grids of
+:mod:`pymarl_explained.envs.terrain` (``pathing``, ``height``, ``walk``, ``clear``, ``dist``).
 
-One game loop (:func:`_game_loop`) is: every living unit decides from the positions at the start of
-the loop (fire, or walk, or stand); all shots land at once (so both sides can die in the same
-step); the walkers move; overlapping units are pushed apart; everyone is kept inside the pathable
-band.
+One game loop (:func:`_game_loop`) is: every living unit decides from the state at the start of the
+loop (attack, heal, explode, walk or stand); the attacks land (shields absorb before health, armour
+is subtracted per hit, bonus damage by attribute, the colossus's line and the baneling's area);
+banelings that died explode; heals, shields, Zerg health and energy regenerate; the walkers move
+(ground units cannot enter unwalkable cells); overlapping units are pushed apart; units are kept off
+unwalkable cells.
+
+Enemy behaviour (the built-in AI's rule, a model: the real game's AI is not documented). An enemy
+keeps its target while it lives and stays in weapon range; otherwise it targets the nearest agent
+it can hit in weapon range. With no target in range it pursues (``C_PURSUIT``) the nearest agent it
+can hit within its acquisition range (``C_ACQUIRE``; negative = the unit's own sight range), else it
+follows the map's order: walk to the attack-move point, or towards the nearest agent (2c_vs_64zg's
+order to attack the colossi), or stand (2s_vs_1sc's spine crawler). An enemy medivac heals the
+nearest damaged friend within its sight, else follows the nearest friend.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-from .maps import MAP_SIZE, PATHABLE_Y_MAX, PATHABLE_Y_MIN
-from .units import (
-    MARINE_COOLDOWN_LOOPS,
-    MARINE_DAMAGE,
-    MARINE_FIRE_RANGE,
-    MARINE_HEALTH,
-    MARINE_MAX_COOLDOWN,
-    MARINE_RADIUS,
-    MARINE_SPEED_PER_LOOP,
-    SHOOT_RANGE,
-    SIGHT_RANGE,
-)
+from .units import FLYING, GROUND, SHOOT_RANGE, SIGHT_RANGE, SPLASH_BANELING, SPLASH_LINE
 
 # Orders.
 IDLE = 0
@@ -55,23 +61,54 @@ MOVE = 1
 ATTACK = 2
 ATTACK_MOVE = 3
 
+# Enemy order kinds (see scenario.ORDER_*).
+ORDER_NONE, ORDER_POINT, ORDER_UNITS, ORDER_RANDOM_BETWEEN = 0, 1, 2, 3
+
 # Indices into ``cfg``.
-C_ALLY_X, C_ALLY_Y, C_ENEMY_X, C_ENEMY_Y, C_SPREAD = 0, 1, 2, 3, 4
-C_STEP_MUL, C_MOVE_AMOUNT, C_LIMIT, C_CONTINUING = 5, 6, 7, 8
-C_DEATH_VALUE, C_WIN, C_DEFEAT, C_NEG_SCALE = 9, 10, 11, 12
-C_ONLY_POSITIVE, C_SPARSE, C_SCALE, C_SCALE_DIVISOR = 13, 14, 15, 16
-N_CFG = 17
+C_STEP_MUL, C_MOVE_AMOUNT, C_LIMIT, C_CONTINUING = 0, 1, 2, 3
+C_DEATH_VALUE, C_WIN, C_DEFEAT, C_NEG_SCALE = 4, 5, 6, 7
+C_ONLY_POSITIVE, C_SPARSE, C_SCALE, C_SCALE_DIVISOR = 8, 9, 10, 11
+C_SPREAD, C_ORDER_KIND, C_ACQUIRE, C_PURSUIT, C_MMM, C_MAP_X, C_MAP_Y, C_NAVIGATE = 12, 13, 14, 15, 16, 17, 18, 19
+C_ORDER_X0, C_ORDER_Y0, C_ORDER_X1, C_ORDER_Y1 = 20, 21, 22, 23
+C_HAS_SHIELD, C_HAS_LIFE_REGEN, C_HAS_ENERGY, C_HAS_HEAL, C_HAS_BANE, C_RECT = 24, 25, 26, 27, 28, 29
+C_UNIFORM = 30
+N_CFG = 31
+"""``C_HAS_*``: some unit of the map has shields, Zerg regeneration, energy, heals, bursts (the game
+loop skips what no unit has); ``C_RECT``: every unit's walkable area is a rectangle (then keeping
+units off unwalkable ground is a clamp into it); ``C_UNIFORM``: every unit is of one plain ground
+type on a rectangle with an attack-move order (the marine maps), played by :func:`_uniform_game_loop`,
+which does the same as :func:`_game_loop` with the unit's numbers held in scalars."""
+
+# Pair tables ``pair [3, N, N]`` (constant per map, see scenario.py).
+PAIR_REACH, PAIR_HIT, PAIR_SEP = 0, 1, 2
+"""``pair[PAIR_REACH, i, t]``: centre distance at which ``i`` attacks (heals) ``t`` (range + both radii);
+``pair[PAIR_HIT, i, t]``: 1 if ``i``'s weapon can hit ``t`` (air or ground); ``pair[PAIR_SEP, i, j]``:
+the distance below which ``i`` and ``j`` overlap (sum of radii; 0 when they do not collide: air and
+ground units, colossi and small ground units)."""
+
+# Columns of ``uprop``.
+(P_HP_MAX, P_SH_MAX, P_ARMOUR, P_DAMAGE, P_HITS, P_BONUS, P_BONUS_VS, P_ATTR, P_COOLDOWN, P_RANGE,
+ P_SPEED, P_RADIUS, P_SIGHT, P_MOVER, P_HITS_GROUND, P_HITS_AIR, P_SPLASH, P_SPLASH_R, P_HEAL,
+ P_EN_START, P_EN_MAX, P_EN_REGEN, P_SH_REGEN, P_SH_DELAY, P_LIFE_REGEN, P_MAX_CD, P_TBIT,
+ P_ENERGY_STATE) = range(28)
+NP = 28
+"""``P_ENERGY_STATE``: SMAC's medivac rule on map_type MMM (heal actions target allies, the state
+shows energy in place of the cooldown)."""
 
 # Indices into ``lay`` (see FeatureLayout.as_array).
 L_MOVE, L_ENEMY_FEAT, L_ALLY_FEAT, L_OWN_FEAT = 0, 1, 2, 3
 L_OBS_T, L_STATE_LAST, L_STATE_T, L_OBS_AS_STATE = 4, 5, 6, 7
 L_ALL_HEALTH, L_OBS_LAST, L_ENEMY_OFF, L_ALLY_OFF, L_OWN_OFF = 8, 9, 10, 11, 12
-L_OBS_SIZE, L_STATE_SIZE, L_PATHING = 13, 14, 15
+L_OBS_SIZE, L_STATE_SIZE, L_PATHING, L_HEIGHT, L_BITS = 13, 14, 15, 16, 17
+L_SHIELD_A, L_SHIELD_E, L_OWN_HEALTH, L_ALLY_STATE, L_ENEMY_STATE = 18, 19, 20, 21, 22
 
-FORMATION_SPACING = 0.8
-"""Distance between neighbouring units of a spawn formation (just over two radii)."""
 UNIT_JITTER = 0.1
-"""Half-width of the uniform random offset of each unit inside its formation."""
+"""Half-width of the uniform random offset of each unit inside its formation (only when the spawn
+points get a random offset)."""
+MEDIVAC_FOLLOW = 2.0
+"""An enemy medivac with nobody to heal stays this close to its nearest friend."""
+LINE_HALF_WIDTH = 0.15
+"""Half-width of the colossus's line (2.8 x 0.3, across the colossus-target direction)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,34 +134,103 @@ def _uniform(rng: np.ndarray, b: int, low: float, high: float) -> float:
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
 def _dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
+    """Centre distance for the game's physics."""
     dx = pos[b, j, 0] - pos[b, i, 0]
     dy = pos[b, j, 1] - pos[b, i, 1]
     return np.sqrt(dx * dx + dy * dy)
 
 
 @njit(cache=True)
-def _pathable(x: float, y: float) -> bool:
+def _two_prod(a: float, b: float) -> tuple:
+    """``a * b`` as an unevaluated sum ``p + e`` (Dekker's exact product)."""
+    p = a * b
+    c = 134217729.0 * a
+    ah = c - (c - a)
+    al = a - ah
+    c = 134217729.0 * b
+    bh = c - (c - b)
+    bl = b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@njit(cache=True)
+def hypot(dx: float, dy: float) -> float:
+    """``sqrt(dx² + dy²)`` correctly rounded, as Python's ``math.hypot`` (SMAC's ``distance``).
+
+    A plain ``sqrt(dx*dx + dy*dy)`` (or C's ``hypot``) can be one unit in the last place off, which
+    flips SMAC's tests ``dist <= 6`` (attack availability) and ``dist < 9`` (sight) for units placed
+    exactly 6 or 9 apart. The squares are summed exactly and the root is corrected once.
+    """
+    x = abs(dx)
+    y = abs(dy)
+    if x < y:
+        x, y = y, x
+    if x == 0.0:
+        return 0.0
+    s_hi, s_lo = _two_prod(x, x)
+    t_hi, t_lo = _two_prod(y, y)
+    hi = s_hi + t_hi
+    lo = (s_hi - hi) + t_hi + s_lo + t_lo
+    h = math.sqrt(hi)
+    hh, hl = _two_prod(h, h)
+    return h + (((hi - hh) - hl) + lo) / (2.0 * h)
+
+
+@njit(cache=True)
+def _smac_dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
+    """Centre distance as SMAC computes it (for observations and availability).
+
+    ``sqrt(dx² + dy²)`` is at most one unit in the last place from ``math.hypot``; it is used as is
+    unless it lies within 1e-9 of SMAC's thresholds 6 and 9, where the correctly rounded
+    :func:`hypot` decides. The tests ``<= 6`` and ``< 9`` are then exactly SMAC's, and a feature
+    ``d / 9`` differs from SMAC's at most in the last bit of a float64, below float32 resolution.
+    """
+    dx = pos[b, j, 0] - pos[b, i, 0]
+    dy = pos[b, j, 1] - pos[b, i, 1]
+    d = np.sqrt(dx * dx + dy * dy)
+    if abs(d - SHOOT_RANGE) < 1e-9 or abs(d - SIGHT_RANGE) < 1e-9:
+        return hypot(dx, dy)
+    return d
+
+
+@njit(cache=True)
+def _pathable(pathing: np.ndarray, x: float, y: float) -> bool:
     """SMAC's ``check_bounds`` and pathing-grid test on the cell ``(int(x), int(y))``."""
     ix = int(x)  # int() truncates towards zero, as in SMAC
     iy = int(y)
-    return 0 <= ix < MAP_SIZE and PATHABLE_Y_MIN <= iy < PATHABLE_Y_MAX
+    return 0 <= ix < pathing.shape[0] and 0 <= iy < pathing.shape[1] and pathing[ix, iy] != 0
 
 
 @njit(cache=True)
-def _can_move(x: float, y: float, direction: int, move_amount: float) -> bool:
+def _can_move(pathing: np.ndarray, x: float, y: float, direction: int, move_amount: float) -> bool:
     """Direction 0..3 = north, south, east, west: is the point half a move ahead pathable?"""
     m = move_amount / 2.0
     if direction == 0:
-        return _pathable(x, y + m)
+        return _pathable(pathing, x, y + m)
     if direction == 1:
-        return _pathable(x, y - m)
+        return _pathable(pathing, x, y - m)
     if direction == 2:
-        return _pathable(x + m, y)
-    return _pathable(x - m, y)
+        return _pathable(pathing, x + m, y)
+    return _pathable(pathing, x - m, y)
 
 
 @njit(cache=True)
-def _action_available(pos, hp, b, i, a, n_agents, move_amount) -> bool:
+def _walkable(walk: np.ndarray, mover: int, x: float, y: float) -> bool:
+    """May a unit of ``mover`` have its centre at ``(x, y)``?"""
+    ix = math.floor(x)
+    iy = math.floor(y)
+    if ix < 0 or iy < 0 or ix >= walk.shape[1] or iy >= walk.shape[2]:
+        return False
+    return walk[mover, int(ix), int(iy)] != 0
+
+
+@njit(cache=True)
+def _heals_allies(uprop: np.ndarray, i: int) -> bool:
+    return uprop[i, P_ENERGY_STATE] != 0.0
+
+
+@njit(cache=True)
+def _action_available(pos, hp, uprop, pathing, b, i, a, n_agents, move_amount) -> bool:
     """SMAC's availability of action ``a`` for agent ``i`` (``get_avail_agent_actions``)."""
     if hp[b, i] <= 0.0:
         return a == 0
@@ -133,62 +239,98 @@ def _action_available(pos, hp, b, i, a, n_agents, move_amount) -> bool:
     if a == 1:
         return True
     if a < 6:
-        return _can_move(pos[b, i, 0], pos[b, i, 1], a - 2, move_amount)
-    t = n_agents + a - 6
-    return hp[b, t] > 0.0 and _dist(pos, b, i, t) <= SHOOT_RANGE
+        return _can_move(pathing, pos[b, i, 0], pos[b, i, 1], a - 2, move_amount)
+    if _heals_allies(uprop, i):  # medivac on MMM maps: heal ally a - 6 (never another medivac)
+        t = a - 6
+        if t >= n_agents or _heals_allies(uprop, t):
+            return False
+    else:
+        t = n_agents + a - 6
+    return hp[b, t] > 0.0 and _smac_dist(pos, b, i, t) <= SHOOT_RANGE
 
 
 # ----------------------------------------------------------------------------------------------
 # Reset.
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _spawn_group(pos, rng, b, first, n, cx, cy, spread):
-    """Place ``n`` units in a compact grid around ``(cx, cy)`` shifted by a random group offset."""
-    cx += _uniform(rng, b, -spread, spread)
-    cy += _uniform(rng, b, -spread, spread)
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = (n + cols - 1) // cols
-    for k in range(n):
-        col = k // rows
-        row = k % rows
-        pos[b, first + k, 0] = cx + (col - (cols - 1) / 2.0) * FORMATION_SPACING + _uniform(
-            rng, b, -UNIT_JITTER, UNIT_JITTER
-        )
-        pos[b, first + k, 1] = cy + (row - (rows - 1) / 2.0) * FORMATION_SPACING + _uniform(
-            rng, b, -UNIT_JITTER, UNIT_JITTER
-        )
+def _snap_to_walkable(pos, walk, b, n, mover):
+    """Move a unit standing on an unwalkable cell to the centre of the nearest walkable cell."""
+    if _walkable(walk, mover, pos[b, n, 0], pos[b, n, 1]):
+        return
+    best = 1e18
+    bx = pos[b, n, 0]
+    by = pos[b, n, 1]
+    for ix in range(walk.shape[1]):
+        for iy in range(walk.shape[2]):
+            if walk[mover, ix, iy]:
+                dx = ix + 0.5 - pos[b, n, 0]
+                dy = iy + 0.5 - pos[b, n, 1]
+                d2 = dx * dx + dy * dy
+                if d2 < best:
+                    best = d2
+                    bx = ix + 0.5
+                    by = iy + 0.5
+    pos[b, n, 0] = bx
+    pos[b, n, 1] = by
 
 
 @njit(cache=True)
-def reset_kernel(mask, pos, hp, cd, order, goal, target, shots, prev_hp, dead_seen, last_action,
-                 ep_step, rng, cfg, n_agents):
+def reset_kernel(mask, pos, hp, sh, en, cd, calm, order, goal, target, shots, prev_hp, dead_seen,
+                 last_action, ep_step, rng, cfg, uprop, walk, group_points, unit_group, unit_offset,
+                 spawn_order, ally_block, n_agents):
     """Start a new episode in every environment ``b`` with ``mask[b]``.
 
-    Allies and enemies spawn in formation around their spawn points; allies are then sorted by
-    (x, y) as SMAC sorts them by (unit type, x, y). Enemies get their attack-move order towards
-    the allies' spawn point.
+    Every spawn group is laid out in its formation around its point (moved by a random offset when
+    ``C_SPREAD`` > 0, each unit then jittered); agents are then sorted by (x, y) inside their type
+    block, as SMAC sorts them by (unit type, x, y). Enemies get the map's order.
     """
     n_units = pos.shape[1]
+    spread = cfg[C_SPREAD]
+    kind = int(cfg[C_ORDER_KIND])
     for b in range(pos.shape[0]):
         if not mask[b]:
             continue
-        _spawn_group(pos, rng, b, 0, n_agents, cfg[C_ALLY_X], cfg[C_ALLY_Y], cfg[C_SPREAD])
-        _spawn_group(pos, rng, b, n_agents, n_units - n_agents, cfg[C_ENEMY_X], cfg[C_ENEMY_Y],
-                     cfg[C_SPREAD])
-        # insertion sort of the allies by (x, y)
+        for g in range(group_points.shape[0]):
+            cx = group_points[g, 0]
+            cy = group_points[g, 1]
+            if spread > 0.0:
+                cx += _uniform(rng, b, -spread, spread)
+                cy += _uniform(rng, b, -spread, spread)
+            for k in range(n_units):
+                n = spawn_order[k]
+                if unit_group[n] != g:
+                    continue
+                pos[b, n, 0] = cx + unit_offset[n, 0]
+                pos[b, n, 1] = cy + unit_offset[n, 1]
+                if spread > 0.0:
+                    pos[b, n, 0] += _uniform(rng, b, -UNIT_JITTER, UNIT_JITTER)
+                    pos[b, n, 1] += _uniform(rng, b, -UNIT_JITTER, UNIT_JITTER)
+        for n in range(n_units):
+            _snap_to_walkable(pos, walk, b, n, int(uprop[n, P_MOVER]))
+        # insertion sort of the agents by (x, y) inside each type block
         for i in range(1, n_agents):
             x, y = pos[b, i, 0], pos[b, i, 1]
             j = i - 1
-            while j >= 0 and (pos[b, j, 0] > x or (pos[b, j, 0] == x and pos[b, j, 1] > y)):
+            while j >= 0 and ally_block[j] == ally_block[i] and (
+                    pos[b, j, 0] > x or (pos[b, j, 0] == x and pos[b, j, 1] > y)):
                 pos[b, j + 1, 0] = pos[b, j, 0]
                 pos[b, j + 1, 1] = pos[b, j, 1]
                 j -= 1
             pos[b, j + 1, 0] = x
             pos[b, j + 1, 1] = y
+        gx = cfg[C_ORDER_X0]
+        gy = cfg[C_ORDER_Y0]
+        if kind == ORDER_RANDOM_BETWEEN:
+            f = _uniform(rng, b, 0.0, 1.0)
+            gx = cfg[C_ORDER_X0] + f * (cfg[C_ORDER_X1] - cfg[C_ORDER_X0])
+            gy = cfg[C_ORDER_Y0] + f * (cfg[C_ORDER_Y1] - cfg[C_ORDER_Y0])
         for n in range(n_units):
-            hp[b, n] = MARINE_HEALTH
-            prev_hp[b, n] = MARINE_HEALTH
+            hp[b, n] = uprop[n, P_HP_MAX]
+            sh[b, n] = uprop[n, P_SH_MAX]
+            en[b, n] = uprop[n, P_EN_START]
+            prev_hp[b, n] = hp[b, n] + sh[b, n]
             cd[b, n] = 0.0
+            calm[b, n] = 0.0
             target[b, n] = -1
             shots[b, n] = 0
             dead_seen[b, n] = False
@@ -198,8 +340,12 @@ def reset_kernel(mask, pos, hp, cd, order, goal, target, shots, prev_hp, dead_se
                 goal[b, n, 1] = pos[b, n, 1]
             else:
                 order[b, n] = ATTACK_MOVE
-                goal[b, n, 0] = cfg[C_ALLY_X]
-                goal[b, n, 1] = cfg[C_ALLY_Y]
+                if kind == ORDER_POINT or kind == ORDER_RANDOM_BETWEEN:
+                    goal[b, n, 0] = gx
+                    goal[b, n, 1] = gy
+                else:
+                    goal[b, n, 0] = pos[b, n, 0]
+                    goal[b, n, 1] = pos[b, n, 1]
         for i in range(n_agents):
             last_action[b, i] = -1
         ep_step[b] = 0
@@ -209,7 +355,7 @@ def reset_kernel(mask, pos, hp, cd, order, goal, target, shots, prev_hp, dead_se
 # Step.
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def validate_kernel(actions, active, pos, hp, n_agents, n_actions, move_amount) -> tuple:
+def validate_kernel(actions, active, pos, hp, uprop, pathing, n_agents, n_actions, move_amount) -> tuple:
     """Return ``(b, i, code)`` of the first bad action (code 1: out of range, 2: unavailable),
     or ``(-1, -1, 0)`` when every active environment's actions are valid."""
     for b in range(actions.shape[0]):
@@ -219,43 +365,356 @@ def validate_kernel(actions, active, pos, hp, n_agents, n_actions, move_amount) 
             a = actions[b, i]
             if a < 0 or a >= n_actions:
                 return b, i, 1
-            if not _action_available(pos, hp, b, i, a, n_agents, move_amount):
+            if not _action_available(pos, hp, uprop, pathing, b, i, a, n_agents, move_amount):
                 return b, i, 2
     return -1, -1, 0
 
 
 @njit(cache=True)
-def _nearest_ally(pos, hp, b, n, n_agents, max_dist) -> int:
-    """Index of the living agent nearest to unit ``n`` within ``max_dist``, or -1."""
+def _nearest_foe(pos, hp, pair, b, n, first, last, max_dist, in_reach) -> int:
+    """Nearest living unit in ``first..last-1`` that ``n`` can hit, within ``max_dist`` (or, with
+    ``in_reach``, within ``n``'s weapon reach of it); -1 if none."""
     best = -1
-    best_d = max_dist
-    for j in range(n_agents):
-        if hp[b, j] > 0.0:
+    best_d = 1e18
+    for j in range(first, last):
+        if hp[b, j] > 0.0 and pair[PAIR_HIT, n, j] != 0.0:
             d = _dist(pos, b, n, j)
-            if d <= best_d:
+            lim = pair[PAIR_REACH, n, j] if in_reach else max_dist
+            if d <= lim and d <= best_d:
                 best_d = d
                 best = j
     return best
 
 
 @njit(cache=True)
-def _game_loop(b, pos, hp, cd, order, goal, target, shots, n_agents, fire_at, want, dmg):
+def _nearest_friend(pos, hp, uprop, b, n, first, last, damaged, max_dist) -> int:
+    """Nearest living non-healer friend of ``n`` (damaged ones only with ``damaged``) within ``max_dist``."""
+    best = -1
+    best_d = max_dist
+    for j in range(first, last):
+        if j == n or hp[b, j] <= 0.0 or uprop[j, P_HEAL] > 0.0:
+            continue
+        if damaged and hp[b, j] >= uprop[j, P_HP_MAX]:
+            continue
+        d = _dist(pos, b, n, j)
+        if d <= best_d:
+            best_d = d
+            best = j
+    return best
+
+
+@njit(cache=True)
+def _deal(b, t, damage, bonus, bonus_vs, hits, hp, sh, calm, uprop):
+    """``hits`` hits of ``damage`` (+ ``bonus`` vs attributes ``bonus_vs``) on unit ``t``: shields
+    absorb first; what passes through loses the armour (at least 0.5 per hit) and hits health."""
+    per_hit = damage
+    if bonus > 0.0 and (int(uprop[t, P_ATTR]) & int(bonus_vs)) != 0:
+        per_hit += bonus
+    armour = uprop[t, P_ARMOUR]
+    for _ in range(hits):
+        if hp[b, t] <= 0.0:
+            return
+        rest = per_hit
+        if sh[b, t] > 0.0:
+            absorbed = min(sh[b, t], rest)
+            sh[b, t] -= absorbed
+            rest -= absorbed
+        if rest > 0.0:
+            hp[b, t] = max(hp[b, t] - max(rest - armour, 0.5 if armour > 0.0 else rest), 0.0)
+        calm[b, t] = 0.0
+
+
+@njit(cache=True)
+def _attack(b, n, t, n_agents, pos, hp, sh, calm, uprop, pair):
+    """Unit ``n``'s attack on ``t`` lands (with the colossus's line splash)."""
+    damage = uprop[n, P_DAMAGE]
+    bonus = uprop[n, P_BONUS]
+    bonus_vs = uprop[n, P_BONUS_VS]
+    hits = int(uprop[n, P_HITS])
+    if int(uprop[n, P_SPLASH]) != SPLASH_LINE:
+        _deal(b, t, damage, bonus, bonus_vs, hits, hp, sh, calm, uprop)
+        return
+    # line centred on the target, 2 * splash_radius long, across the attacker -> target direction
+    dx = pos[b, t, 0] - pos[b, n, 0]
+    dy = pos[b, t, 1] - pos[b, n, 1]
+    d = np.sqrt(dx * dx + dy * dy)
+    if d < 1e-9:
+        dx, dy, d = 1.0, 0.0, 1.0
+    ux, uy = dx / d, dy / d
+    half_len = uprop[n, P_SPLASH_R]
+    first, last = (n_agents, pos.shape[1]) if n < n_agents else (0, n_agents)
+    for u in range(first, last):
+        if hp[b, u] <= 0.0 or pair[PAIR_HIT, n, u] == 0.0:
+            continue
+        rx = pos[b, u, 0] - pos[b, t, 0]
+        ry = pos[b, u, 1] - pos[b, t, 1]
+        across = rx * ux + ry * uy  # along the attack direction: the line's width
+        along = -rx * uy + ry * ux  # along the line
+        ca = min(max(along, -half_len), half_len)
+        cw = min(max(across, -LINE_HALF_WIDTH), LINE_HALF_WIDTH)
+        r = uprop[u, P_RADIUS]
+        if u == t or (along - ca) ** 2 + (across - cw) ** 2 <= r * r:
+            _deal(b, u, damage, bonus, bonus_vs, hits, hp, sh, calm, uprop)
+
+
+@njit(cache=True)
+def _explode(b, n, n_agents, pos, hp, sh, calm, uprop):
+    """Baneling ``n`` bursts: it dies and damages every opposing ground unit whose edge is within
+    its splash radius of its centre."""
+    hp[b, n] = 0.0
+    first, last = (n_agents, pos.shape[1]) if n < n_agents else (0, n_agents)
+    for u in range(first, last):
+        if hp[b, u] <= 0.0 or int(uprop[u, P_MOVER]) == FLYING:
+            continue
+        if _dist(pos, b, n, u) - uprop[u, P_RADIUS] <= uprop[n, P_SPLASH_R]:
+            _deal(b, u, uprop[n, P_DAMAGE], uprop[n, P_BONUS], uprop[n, P_BONUS_VS], 1, hp, sh, calm, uprop)
+
+
+@njit(cache=True)
+def _waypoint(pos, b, n, tx, ty, clear, dist, map_y) -> tuple:
+    """Where a ground unit heading for ``(tx, ty)`` walks now: straight if the way is clear, else the
+    centre of the neighbouring cell nearest to the goal (navigation tables of :mod:`.terrain`)."""
+    x = pos[b, n, 0]
+    y = pos[b, n, 1]
+    h = int(map_y)
+    cx, cy = int(math.floor(x)), int(math.floor(y))
+    gx, gy = int(math.floor(tx)), int(math.floor(ty))
+    w = clear.shape[0] // h
+    if cx < 0 or cy < 0 or gx < 0 or gy < 0 or cx >= w or gx >= w or cy >= h or gy >= h:
+        return tx, ty
+    c = cx * h + cy
+    g = gx * h + gy
+    if c == g or clear[c, g] or dist[g, c] < 0:
+        return tx, ty
+    best = dist[g, c]
+    bx, by = tx, ty
+    for ddx in range(-1, 2):
+        for ddy in range(-1, 2):
+            nx, ny = cx + ddx, cy + ddy
+            if (ddx == 0 and ddy == 0) or nx < 0 or ny < 0 or nx >= w or ny >= h:
+                continue
+            dn = dist[g, nx * h + ny]
+            if 0 <= dn < best:
+                if ddx != 0 and ddy != 0 and (dist[g, (cx + ddx) * h + cy] < 0 or dist[g, cx * h + cy + ddy] < 0):
+                    continue
+                best = dn
+                bx, by = nx + 0.5, ny + 0.5
+    return bx, by
+
+
+@njit(cache=True)
+def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk, wbox, clear, dist,
+               cfg, n_agents, fire_at, heal_at, want, alive0, start):
     """Advance environment ``b`` by one game loop (1/16 game second)."""
     n_units = pos.shape[1]
+    kind = int(cfg[C_ORDER_KIND])
+    pursuit = cfg[C_PURSUIT] != 0.0
+    # 1. decisions, from the state at the start of the loop
+    for n in range(n_units):
+        fire_at[n] = -1
+        heal_at[n] = -1
+        want[n, 0] = np.nan
+        alive0[n] = hp[b, n] > 0.0
+        start[n, 0] = pos[b, n, 0]
+        start[n, 1] = pos[b, n, 1]
+        if hp[b, n] <= 0.0:
+            continue
+        healer = uprop[n, P_HEAL] > 0.0
+        bane = int(uprop[n, P_SPLASH]) == SPLASH_BANELING
+        if n < n_agents:
+            if order[b, n] == ATTACK:
+                t = target[b, n]
+                if hp[b, t] <= 0.0 or (not healer and pair[PAIR_HIT, n, t] == 0.0):
+                    order[b, n] = IDLE  # target dead (order finished) or out of the weapon's reach
+                    target[b, n] = -1
+                elif _dist(pos, b, n, t) <= pair[PAIR_REACH, n, t]:
+                    if healer:
+                        heal_at[n] = t
+                    elif bane or cd[b, n] <= 0.0:
+                        fire_at[n] = t
+                else:  # walk into range
+                    want[n, 0] = pos[b, t, 0]
+                    want[n, 1] = pos[b, t, 1]
+            elif order[b, n] == MOVE:
+                want[n, 0] = goal[b, n, 0]
+                want[n, 1] = goal[b, n, 1]
+        elif healer:  # enemy medivac
+            t = _nearest_friend(pos, hp, uprop, b, n, n_agents, n_units, True, uprop[n, P_SIGHT])
+            target[b, n] = t
+            if t >= 0:
+                if _dist(pos, b, n, t) <= pair[PAIR_REACH, n, t]:
+                    heal_at[n] = t
+                else:
+                    want[n, 0] = pos[b, t, 0]
+                    want[n, 1] = pos[b, t, 1]
+            else:
+                f = _nearest_friend(pos, hp, uprop, b, n, n_agents, n_units, False, 1e18)
+                if f >= 0 and _dist(pos, b, n, f) > MEDIVAC_FOLLOW:
+                    want[n, 0] = pos[b, f, 0]
+                    want[n, 1] = pos[b, f, 1]
+        else:  # enemy on its order
+            t = target[b, n]
+            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > pair[PAIR_REACH, n, t]:
+                t = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, 0.0, True)
+                target[b, n] = t
+            if t >= 0:
+                if bane or cd[b, n] <= 0.0:
+                    fire_at[n] = t
+            else:
+                acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[n, P_SIGHT]
+                seen = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, acquire, False) if pursuit else -1
+                if seen < 0 and kind == ORDER_UNITS:
+                    seen = _nearest_foe(pos, hp, pair, b, n, 0, n_agents, 1e18, False)
+                if seen >= 0:  # chase the nearest agent
+                    want[n, 0] = pos[b, seen, 0]
+                    want[n, 1] = pos[b, seen, 1]
+                elif kind == ORDER_POINT or kind == ORDER_RANDOM_BETWEEN:
+                    want[n, 0] = goal[b, n, 0]
+                    want[n, 1] = goal[b, n, 1]
+    # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
+    for n in range(n_units):
+        if hp[b, n] <= 0.0:
+            continue
+        if fire_at[n] >= 0:
+            if int(uprop[n, P_SPLASH]) != SPLASH_BANELING:
+                cd[b, n] += uprop[n, P_COOLDOWN]
+            shots[b, n] += 1
+        if cd[b, n] > 0.0:
+            cd[b, n] -= 1.0
+        else:
+            cd[b, n] = 0.0
+    for n in range(n_units):
+        if fire_at[n] >= 0:
+            if int(uprop[n, P_SPLASH]) == SPLASH_BANELING:  # bursts even if killed in this loop
+                _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
+            else:
+                _attack(b, n, fire_at[n], n_agents, pos, hp, sh, calm, uprop, pair)
+    # banelings killed this loop burst too (which can kill more banelings)
+    burst = cfg[C_HAS_BANE] != 0.0
+    while burst:
+        burst = False
+        for n in range(n_units):
+            if alive0[n] and hp[b, n] <= 0.0 and int(uprop[n, P_SPLASH]) == SPLASH_BANELING and fire_at[n] < 0:
+                fire_at[n] = n  # mark as burst
+                _explode(b, n, n_agents, pos, hp, sh, calm, uprop)
+                burst = True
+    # heals (medivac: costs 1 energy per 3 health) and regeneration
+    for n in range(n_units if cfg[C_HAS_HEAL] != 0.0 else 0):
+        t = heal_at[n]
+        if t >= 0 and hp[b, n] > 0.0 and hp[b, t] > 0.0:
+            amount = min(uprop[n, P_HEAL], uprop[t, P_HP_MAX] - hp[b, t], en[b, n] * 3.0)
+            if amount > 0.0:
+                hp[b, t] += amount
+                en[b, n] -= amount / 3.0
+                shots[b, n] += 1
+    regen = cfg[C_HAS_SHIELD] != 0.0 or cfg[C_HAS_LIFE_REGEN] != 0.0 or cfg[C_HAS_ENERGY] != 0.0
+    for n in range(n_units if regen else 0):
+        if hp[b, n] <= 0.0:
+            continue
+        if uprop[n, P_LIFE_REGEN] > 0.0 and hp[b, n] < uprop[n, P_HP_MAX]:
+            hp[b, n] = min(hp[b, n] + uprop[n, P_LIFE_REGEN], uprop[n, P_HP_MAX])
+        if uprop[n, P_SH_MAX] > 0.0:
+            if calm[b, n] >= uprop[n, P_SH_DELAY] and sh[b, n] < uprop[n, P_SH_MAX]:
+                sh[b, n] = min(sh[b, n] + uprop[n, P_SH_REGEN], uprop[n, P_SH_MAX])
+            calm[b, n] += 1.0
+        if uprop[n, P_EN_REGEN] > 0.0:
+            en[b, n] = min(en[b, n] + uprop[n, P_EN_REGEN], uprop[n, P_EN_MAX])
+    # 3. walkers move (ground units around obstacles, never into unwalkable cells)
+    navigate = cfg[C_NAVIGATE] != 0.0
+    for n in range(n_units):
+        if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
+            continue
+        speed = uprop[n, P_SPEED]
+        if speed <= 0.0:
+            continue
+        mover = int(uprop[n, P_MOVER])
+        tx, ty = want[n, 0], want[n, 1]
+        if navigate and mover == GROUND:
+            tx, ty = _waypoint(pos, b, n, tx, ty, clear, dist, cfg[C_MAP_Y])
+        dx = tx - pos[b, n, 0]
+        dy = ty - pos[b, n, 1]
+        d = np.sqrt(dx * dx + dy * dy)
+        if d <= speed:
+            nx, ny = tx, ty
+        else:
+            nx = pos[b, n, 0] + dx / d * speed
+            ny = pos[b, n, 1] + dy / d * speed
+        if _walkable(walk, mover, nx, ny):
+            pos[b, n, 0] = nx
+            pos[b, n, 1] = ny
+        elif _walkable(walk, mover, nx, pos[b, n, 1]):
+            pos[b, n, 0] = nx
+        elif _walkable(walk, mover, pos[b, n, 0], ny):
+            pos[b, n, 1] = ny
+        if d <= speed and n < n_agents and order[b, n] == MOVE and tx == want[n, 0] and ty == want[n, 1]:
+            order[b, n] = IDLE
+    # 4. overlapping units of the same layer (ground, air, colossi) push each other apart; then
+    #    everyone is kept off unwalkable cells (its edge touches no unwalkable cell along x and y)
+    for i in range(n_units):
+        if hp[b, i] <= 0.0:
+            continue
+        for j in range(i + 1, n_units):
+            min_d = pair[PAIR_SEP, i, j]
+            if hp[b, j] <= 0.0 or min_d == 0.0:
+                continue
+            dx = pos[b, j, 0] - pos[b, i, 0]
+            dy = pos[b, j, 1] - pos[b, i, 1]
+            d2 = dx * dx + dy * dy
+            if d2 >= min_d * min_d:
+                continue
+            d = np.sqrt(d2)
+            if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
+                dx, dy, d = 1.0, 0.0, 1.0
+            mobile_i = uprop[i, P_SPEED] > 0.0
+            mobile_j = uprop[j, P_SPEED] > 0.0
+            if mobile_i and mobile_j:
+                push = 0.5 * (min_d - d) / d
+                pos[b, i, 0] -= dx * push
+                pos[b, i, 1] -= dy * push
+                pos[b, j, 0] += dx * push
+                pos[b, j, 1] += dy * push
+            elif mobile_i:
+                pos[b, i, 0] -= dx * (min_d - d) / d
+                pos[b, i, 1] -= dy * (min_d - d) / d
+            elif mobile_j:
+                pos[b, j, 0] += dx * (min_d - d) / d
+                pos[b, j, 1] += dy * (min_d - d) / d
+    rect = cfg[C_RECT] != 0.0
+    for n in range(n_units):
+        if hp[b, n] > 0.0:
+            _keep_clear(pos, walk, wbox, b, n, int(uprop[n, P_MOVER]), uprop[n, P_RADIUS], start[n, 0],
+                        start[n, 1], rect)
+
+
+@njit(cache=True)
+def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at, want):
+    """:func:`_game_loop` for maps whose units are all of one plain ground type (no shields,
+    regeneration, heals, splash) on a rectangular walkable area, with an attack-move order: the
+    same rules, with the unit's numbers in scalars (the marine maps' speed)."""
+    n_units = pos.shape[1]
+    fire_range = uprop[0, P_RANGE] + uprop[0, P_RADIUS] + uprop[0, P_RADIUS]
+    damage = uprop[0, P_DAMAGE]
+    cooldown = uprop[0, P_COOLDOWN]
+    speed = uprop[0, P_SPEED]
+    radius = uprop[0, P_RADIUS]
+    armour = uprop[0, P_ARMOUR]
+    hits = int(uprop[0, P_HITS])
+    per_hit = damage - armour if damage - armour > 0.5 or armour <= 0.0 else 0.5
+    acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[0, P_SIGHT]
+    pursuit = cfg[C_PURSUIT] != 0.0
     # 1. decisions, from the positions at the start of the loop
     for n in range(n_units):
         fire_at[n] = -1
         want[n, 0] = np.nan
-        dmg[n] = 0.0
         if hp[b, n] <= 0.0:
             continue
         if n < n_agents:
             if order[b, n] == ATTACK:
                 t = target[b, n]
-                if hp[b, t] <= 0.0:  # target died: the order is finished, the marine idles
+                if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
                     order[b, n] = IDLE
                     target[b, n] = -1
-                elif _dist(pos, b, n, t) <= MARINE_FIRE_RANGE:
+                elif _dist(pos, b, n, t) <= fire_range:
                     if cd[b, n] <= 0.0:
                         fire_at[n] = t
                 else:  # walk into range
@@ -266,35 +725,36 @@ def _game_loop(b, pos, hp, cd, order, goal, target, shots, n_agents, fire_at, wa
                 want[n, 1] = goal[b, n, 1]
         else:  # enemy on attack-move
             t = target[b, n]
-            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > MARINE_FIRE_RANGE:
-                t = _nearest_ally(pos, hp, b, n, n_agents, MARINE_FIRE_RANGE)
+            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > fire_range:
+                t = _nearest_agent(pos, hp, b, n, n_agents, fire_range)
                 target[b, n] = t
             if t >= 0:
                 if cd[b, n] <= 0.0:
                     fire_at[n] = t
             else:
-                seen = _nearest_ally(pos, hp, b, n, n_agents, SIGHT_RANGE)
-                if seen >= 0:  # chase the nearest visible agent
+                seen = _nearest_agent(pos, hp, b, n, n_agents, acquire) if pursuit else -1
+                if seen >= 0:  # chase the nearest agent in acquisition range
                     want[n, 0] = pos[b, seen, 0]
                     want[n, 1] = pos[b, seen, 1]
                 else:
                     want[n, 0] = goal[b, n, 0]
                     want[n, 1] = goal[b, n, 1]
-    # 2. shots land simultaneously; cooldowns tick (a ready weapon cannot bank time)
+    # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
     for n in range(n_units):
         if hp[b, n] <= 0.0:
             continue
         if fire_at[n] >= 0:
-            dmg[fire_at[n]] += MARINE_DAMAGE
-            cd[b, n] += MARINE_COOLDOWN_LOOPS
+            cd[b, n] += cooldown
             shots[b, n] += 1
         if cd[b, n] > 0.0:
             cd[b, n] -= 1.0
         else:
             cd[b, n] = 0.0
     for n in range(n_units):
-        if dmg[n] > 0.0:
-            hp[b, n] = max(hp[b, n] - dmg[n], 0.0)
+        t = fire_at[n]
+        if t >= 0:
+            for _ in range(hits):
+                hp[b, t] = max(hp[b, t] - per_hit, 0.0)
     # 3. walkers move
     for n in range(n_units):
         if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
@@ -302,16 +762,16 @@ def _game_loop(b, pos, hp, cd, order, goal, target, shots, n_agents, fire_at, wa
         dx = want[n, 0] - pos[b, n, 0]
         dy = want[n, 1] - pos[b, n, 1]
         d = np.sqrt(dx * dx + dy * dy)
-        if d <= MARINE_SPEED_PER_LOOP:
+        if d <= speed:
             pos[b, n, 0] = want[n, 0]
             pos[b, n, 1] = want[n, 1]
             if n < n_agents and order[b, n] == MOVE:
                 order[b, n] = IDLE
         else:
-            pos[b, n, 0] += dx / d * MARINE_SPEED_PER_LOOP
-            pos[b, n, 1] += dy / d * MARINE_SPEED_PER_LOOP
-    # 4. overlapping units push each other apart, half each; then clamp into the pathable band
-    min_d = 2.0 * MARINE_RADIUS
+            pos[b, n, 0] += dx / d * speed
+            pos[b, n, 1] += dy / d * speed
+    # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
+    min_d = radius + radius
     for i in range(n_units):
         if hp[b, i] <= 0.0:
             continue
@@ -331,16 +791,59 @@ def _game_loop(b, pos, hp, cd, order, goal, target, shots, n_agents, fire_at, wa
             pos[b, i, 1] -= dy * push
             pos[b, j, 0] += dx * push
             pos[b, j, 1] += dy * push
+    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
     for n in range(n_units):
-        pos[b, n, 0] = min(max(pos[b, n, 0], MARINE_RADIUS), MAP_SIZE - MARINE_RADIUS)
-        pos[b, n, 1] = min(max(pos[b, n, 1], PATHABLE_Y_MIN + MARINE_RADIUS),
-                           PATHABLE_Y_MAX - MARINE_RADIUS)
+        if hp[b, n] > 0.0:
+            pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
+            pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
 
 
 @njit(cache=True)
-def step_kernel(actions, active, pos, hp, cd, order, goal, target, shots, prev_hp, dead_seen,
-                last_action, ep_step, stats, cfg, n_agents, out_reward, out_term, out_won,
-                out_dead_allies, out_dead_enemies, out_limit):
+def _nearest_agent(pos, hp, b, n, n_agents, max_dist) -> int:
+    """Index of the living agent nearest to unit ``n`` within ``max_dist``, or -1 (ties: the last)."""
+    best = -1
+    best_d = max_dist
+    for j in range(n_agents):
+        if hp[b, j] > 0.0:
+            d = _dist(pos, b, n, j)
+            if d <= best_d:
+                best_d = d
+                best = j
+    return best
+
+
+@njit(cache=True)
+def _keep_clear(pos, walk, wbox, b, n, mover, r, sx, sy, rect):
+    """Keep a unit's footprint off unwalkable ground: clamp its centre into the bounding box of its
+    walkable cells (less its radius; on the marine maps this is the whole rule: the band
+    ``[r, 32 - r] x [8 + r, 24 - r]``), push its edge back from unwalkable cells east, west, north
+    and south of its centre, and if its centre still ends on an unwalkable cell put it back where it
+    stood at the start of the loop ``(sx, sy)``."""
+    x = min(max(pos[b, n, 0], wbox[mover, 0] + r), wbox[mover, 1] - r)
+    y = min(max(pos[b, n, 1], wbox[mover, 2] + r), wbox[mover, 3] - r)
+    if rect:
+        pos[b, n, 0] = x
+        pos[b, n, 1] = y
+        return
+    if _walkable(walk, mover, x, y):
+        if not _walkable(walk, mover, x + r, y):
+            x = math.floor(x + r) - r
+        if not _walkable(walk, mover, x - r, y):
+            x = math.floor(x - r) + 1.0 + r
+        if not _walkable(walk, mover, x, y + r):
+            y = math.floor(y + r) - r
+        if not _walkable(walk, mover, x, y - r):
+            y = math.floor(y - r) + 1.0 + r
+    if not _walkable(walk, mover, x, y):
+        x, y = sx, sy
+    pos[b, n, 0] = x
+    pos[b, n, 1] = y
+
+
+@njit(cache=True)
+def step_kernel(actions, active, pos, hp, sh, en, cd, calm, order, goal, target, shots, prev_hp,
+                dead_seen, last_action, ep_step, stats, cfg, uprop, pair, walk, wbox, clear, dist, n_agents,
+                out_reward, out_term, out_won, out_dead_allies, out_dead_enemies, out_limit):
     """Apply the (already validated) actions and advance every active environment by one step.
 
     Writes SMAC's reward, the termination flag and the info values into the ``out_*`` arrays.
@@ -348,8 +851,10 @@ def step_kernel(actions, active, pos, hp, cd, order, goal, target, shots, prev_h
     """
     n_units = pos.shape[1]
     fire_at = np.empty(n_units, np.int64)
+    heal_at = np.empty(n_units, np.int64)
     want = np.empty((n_units, 2))
-    dmg = np.empty(n_units)
+    alive0 = np.empty(n_units, np.bool_)
+    start = np.empty((n_units, 2))
     move_amount = cfg[C_MOVE_AMOUNT]
     for b in range(pos.shape[0]):
         out_reward[b] = 0.0
@@ -357,7 +862,7 @@ def step_kernel(actions, active, pos, hp, cd, order, goal, target, shots, prev_h
         out_won[b] = False
         out_limit[b] = False
         if active[b]:
-            # orders (SMAC: stop, move to a point move_amount away, attack a unit)
+            # orders (SMAC: stop, move to a point move_amount away, attack or heal a unit)
             for i in range(n_agents):
                 a = actions[b, i]
                 last_action[b, i] = a
@@ -382,12 +887,18 @@ def step_kernel(actions, active, pos, hp, cd, order, goal, target, shots, prev_h
                         goal[b, i, 0] -= move_amount
                 elif a >= 6:
                     order[b, i] = ATTACK
-                    target[b, i] = n_agents + a - 6
+                    target[b, i] = a - 6 if _heals_allies(uprop, i) else n_agents + a - 6
             for n in range(n_agents, n_units):
                 shots[b, n] = 0
+            uniform = cfg[C_UNIFORM] != 0.0
             for _ in range(int(cfg[C_STEP_MUL])):
-                _game_loop(b, pos, hp, cd, order, goal, target, shots, n_agents, fire_at, want, dmg)
-            _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_agents,
+                if uniform:
+                    _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents,
+                                       fire_at, want)
+                else:
+                    _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk,
+                               wbox, clear, dist, cfg, n_agents, fire_at, heal_at, want, alive0, start)
+            _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
                                     out_reward, out_term, out_won, out_limit)
         dead_a = 0
         dead_e = 0
@@ -402,9 +913,10 @@ def step_kernel(actions, active, pos, hp, cd, order, goal, target, shots, prev_h
 
 
 @njit(cache=True)
-def _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_agents,
+def _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
                             out_reward, out_term, out_won, out_limit):
-    """SMAC's ``reward_battle`` followed by the end-of-battle part of ``StarCraft2Env.step``."""
+    """SMAC's ``reward_battle`` followed by the end-of-battle part of ``StarCraft2Env.step``
+    (``update_units``' outcome rules, with the MMM maps' medivac rules)."""
     n_units = hp.shape[1]
     neg_scale = cfg[C_NEG_SCALE]
     only_positive = cfg[C_ONLY_POSITIVE] != 0.0
@@ -413,14 +925,20 @@ def _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_ag
     delta_enemy = 0.0
     alive_a = 0
     alive_e = 0
+    fighters_a = 0  # living agents that are not medivacs
+    last_e = -1
     for n in range(n_units):
         if hp[b, n] > 0.0:
             if n < n_agents:
                 alive_a += 1
+                if uprop[n, P_HEAL] <= 0.0:
+                    fighters_a += 1
             else:
                 alive_e += 1
+                last_e = n
         if dead_seen[b, n]:
             continue
+        now = hp[b, n] + sh[b, n]
         if n < n_agents:
             if hp[b, n] <= 0.0:
                 dead_seen[b, n] = True
@@ -428,15 +946,15 @@ def _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_ag
                     delta_deaths -= cfg[C_DEATH_VALUE] * neg_scale
                 delta_ally += prev_hp[b, n] * neg_scale
             else:
-                delta_ally += neg_scale * (prev_hp[b, n] - hp[b, n])
+                delta_ally += neg_scale * (prev_hp[b, n] - now)
         else:
             if hp[b, n] <= 0.0:
                 dead_seen[b, n] = True
                 delta_deaths += cfg[C_DEATH_VALUE]
                 delta_enemy += prev_hp[b, n]
             else:
-                delta_enemy += prev_hp[b, n] - hp[b, n]
-        prev_hp[b, n] = hp[b, n]
+                delta_enemy += prev_hp[b, n] - now
+        prev_hp[b, n] = now
     if cfg[C_SPARSE] != 0.0:
         reward = 0.0
     elif only_positive:
@@ -444,15 +962,18 @@ def _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_ag
     else:
         reward = delta_enemy + delta_deaths - delta_ally
     ep_step[b] += 1
-    if alive_a == 0 or alive_e == 0:  # battle over: win, loss, or draw (both sides dead)
+    mmm = cfg[C_MMM] != 0.0
+    lost = (alive_a == 0 and alive_e > 0) or (mmm and fighters_a == 0)
+    won = (alive_a > 0 and alive_e == 0) or (mmm and alive_e == 1 and uprop[last_e, P_HEAL] > 0.0)
+    if lost or won or (alive_a == 0 and alive_e == 0):  # battle over: loss, win, or draw
         out_term[b] = True
         stats[b, 1] += 1
-        if alive_a > 0:
+        if lost:
+            reward = -1.0 if cfg[C_SPARSE] != 0.0 else reward + cfg[C_DEFEAT]
+        elif won:
             stats[b, 0] += 1
             out_won[b] = True
             reward = 1.0 if cfg[C_SPARSE] != 0.0 else reward + cfg[C_WIN]
-        elif alive_e > 0:
-            reward = -1.0 if cfg[C_SPARSE] != 0.0 else reward + cfg[C_DEFEAT]
     elif ep_step[b] >= cfg[C_LIMIT]:
         out_term[b] = True
         out_limit[b] = cfg[C_CONTINUING] != 0.0
@@ -467,8 +988,8 @@ def _reward_and_termination(b, hp, prev_hp, dead_seen, ep_step, stats, cfg, n_ag
 # Observations, state and availability masks.
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, n_agents, n_actions,
-                   obs, state, avail):
+def observe_kernel(pos, hp, sh, en, cd, last_action, ep_step, cfg, lay, uprop, pathing, height,
+                   n_agents, n_actions, obs, state, avail):
     """Fill ``obs [B, A, obs_size]``, ``state [B, state_size]`` and ``avail [B, A, n_actions]``
     exactly as SMAC's ``get_obs_agent``, ``get_state`` and ``get_avail_agent_actions``."""
     n_units = pos.shape[1]
@@ -478,8 +999,11 @@ def observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, n_agents, n_acti
     enemy_feat = lay[L_ENEMY_FEAT]
     ally_feat = lay[L_ALLY_FEAT]
     health_feat = lay[L_ALL_HEALTH] != 0
-    cx = MAP_SIZE / 2.0
-    cy = MAP_SIZE / 2.0
+    bits = lay[L_BITS]
+    shield_a = lay[L_SHIELD_A] != 0
+    shield_e = lay[L_SHIELD_E] != 0
+    cx = cfg[C_MAP_X] / 2.0
+    cy = cfg[C_MAP_Y] / 2.0
     obs[:] = 0.0
     state[:] = 0.0
     avail[:] = 0
@@ -496,32 +1020,51 @@ def observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, n_agents, n_acti
             y = pos[b, i, 1]
             av[1] = 1
             for k in range(4):
-                if _can_move(x, y, k, move_amount):
+                if _can_move(pathing, x, y, k, move_amount):
                     av[2 + k] = 1
                     ob[k] = 1.0
-            for e in range(n_enemies):
-                t = n_agents + e
-                if hp[b, t] > 0.0 and _dist(pos, b, i, t) <= SHOOT_RANGE:
-                    av[6 + e] = 1
+            healer = _heals_allies(uprop, i)
+            if healer:  # medivac on MMM maps: heal actions 6 + t for allies t
+                for a in range(6, n_actions):
+                    if _action_available(pos, hp, uprop, pathing, b, i, a, n_agents, move_amount):
+                        av[a] = 1
+            o = 4
             if lay[L_PATHING]:
-                _pathing_features(ob, x, y, move_amount)
+                _surrounding(ob, o, pathing, x, y, move_amount, False)
+                o += 8
+            if lay[L_HEIGHT]:
+                _surrounding(ob, o, height, x, y, move_amount, True)
             for e in range(n_enemies):
                 t = n_agents + e
-                d = _dist(pos, b, i, t)
-                if hp[b, t] > 0.0 and d < SIGHT_RANGE:
+                if hp[b, t] <= 0.0:
+                    continue
+                d = _smac_dist(pos, b, i, t)
+                if not healer and d <= SHOOT_RANGE:
+                    av[6 + e] = 1
+                if d < SIGHT_RANGE:
                     o = lay[L_ENEMY_OFF] + e * enemy_feat
                     ob[o] = av[6 + e]
                     ob[o + 1] = d / SIGHT_RANGE
                     ob[o + 2] = (pos[b, t, 0] - x) / SIGHT_RANGE
                     ob[o + 3] = (pos[b, t, 1] - y) / SIGHT_RANGE
+                    o += 4
                     if health_feat:
-                        ob[o + 4] = hp[b, t] / MARINE_HEALTH
+                        ob[o] = hp[b, t] / uprop[t, P_HP_MAX]
+                        o += 1
+                        if shield_e:
+                            ob[o] = sh[b, t] / uprop[t, P_SH_MAX]
+                            o += 1
+                    if bits > 0:
+                        ob[o + int(uprop[t, P_TBIT])] = 1.0
             k = 0
             for j in range(n_agents):
                 if j == i:
                     continue
-                d = _dist(pos, b, i, j)
-                if hp[b, j] > 0.0 and d < SIGHT_RANGE:
+                if hp[b, j] <= 0.0:
+                    k += 1
+                    continue
+                d = _smac_dist(pos, b, i, j)
+                if d < SIGHT_RANGE:
                     o = lay[L_ALLY_OFF] + k * ally_feat
                     ob[o] = 1.0
                     ob[o + 1] = d / SIGHT_RANGE
@@ -529,33 +1072,61 @@ def observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, n_agents, n_acti
                     ob[o + 3] = (pos[b, j, 1] - y) / SIGHT_RANGE
                     o += 4
                     if health_feat:
-                        ob[o] = hp[b, j] / MARINE_HEALTH
+                        ob[o] = hp[b, j] / uprop[j, P_HP_MAX]
                         o += 1
+                        if shield_a:
+                            ob[o] = sh[b, j] / uprop[j, P_SH_MAX]
+                            o += 1
+                    if bits > 0:
+                        ob[o + int(uprop[j, P_TBIT])] = 1.0
+                        o += bits
                     if lay[L_OBS_LAST] and last_action[b, j] >= 0:
                         ob[o + last_action[b, j]] = 1.0
                 k += 1
-            if lay[L_OWN_FEAT] > 0:
-                ob[lay[L_OWN_OFF]] = hp[b, i] / MARINE_HEALTH
+            o = lay[L_OWN_OFF]
+            if lay[L_OWN_HEALTH]:
+                ob[o] = hp[b, i] / uprop[i, P_HP_MAX]
+                o += 1
+                if shield_a:
+                    ob[o] = sh[b, i] / uprop[i, P_SH_MAX]
+                    o += 1
+            if bits > 0:
+                ob[o + int(uprop[i, P_TBIT])] = 1.0
         st = state[b]
         if lay[L_OBS_AS_STATE]:
             size = lay[L_OBS_SIZE]
             for i in range(n_agents):
                 st[i * size:(i + 1) * size] = obs[b, i]
             continue
+        af = lay[L_ALLY_STATE]
         for i in range(n_agents):
             if hp[b, i] > 0.0:
-                st[4 * i] = hp[b, i] / MARINE_HEALTH
-                st[4 * i + 1] = max(cd[b, i], 0.0) / MARINE_MAX_COOLDOWN
-                st[4 * i + 2] = (pos[b, i, 0] - cx) / MAP_SIZE
-                st[4 * i + 3] = (pos[b, i, 1] - cy) / MAP_SIZE
-        o = 4 * n_agents
+                o = af * i
+                st[o] = hp[b, i] / uprop[i, P_HP_MAX]
+                if uprop[i, P_ENERGY_STATE] != 0.0:
+                    st[o + 1] = en[b, i] / uprop[i, P_MAX_CD]
+                else:
+                    st[o + 1] = max(cd[b, i], 0.0) / uprop[i, P_MAX_CD]
+                st[o + 2] = (pos[b, i, 0] - cx) / cfg[C_MAP_X]
+                st[o + 3] = (pos[b, i, 1] - cy) / cfg[C_MAP_Y]
+                if shield_a:
+                    st[o + 4] = sh[b, i] / uprop[i, P_SH_MAX]
+                if bits > 0:
+                    st[o + af - bits + int(uprop[i, P_TBIT])] = 1.0
+        base = af * n_agents
+        ef = lay[L_ENEMY_STATE]
         for e in range(n_enemies):
             t = n_agents + e
             if hp[b, t] > 0.0:
-                st[o + 3 * e] = hp[b, t] / MARINE_HEALTH
-                st[o + 3 * e + 1] = (pos[b, t, 0] - cx) / MAP_SIZE
-                st[o + 3 * e + 2] = (pos[b, t, 1] - cy) / MAP_SIZE
-        o += 3 * n_enemies
+                o = base + ef * e
+                st[o] = hp[b, t] / uprop[t, P_HP_MAX]
+                st[o + 1] = (pos[b, t, 0] - cx) / cfg[C_MAP_X]
+                st[o + 2] = (pos[b, t, 1] - cy) / cfg[C_MAP_Y]
+                if shield_e:
+                    st[o + 3] = sh[b, t] / uprop[t, P_SH_MAX]
+                if bits > 0:
+                    st[o + ef - bits + int(uprop[t, P_TBIT])] = 1.0
+        o = base + ef * n_enemies
         if lay[L_STATE_LAST]:
             for i in range(n_agents):
                 if last_action[b, i] >= 0:
@@ -566,14 +1137,16 @@ def observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, n_agents, n_acti
 
 
 @njit(cache=True)
-def _pathing_features(ob, x, y, move_amount):
-    """SMAC's ``get_surrounding_pathing``: 8 cells around ``(int(x), int(y))``; outside the map
-    counts as 1, as in SMAC."""
-    ix = float(int(x))
-    iy = float(int(y))
-    ma = float(int(move_amount))
-    px = (ix, ix, ix + 2 * ma, ix - 2 * ma, ix + ma, ix - ma, ix + ma, ix - ma)
-    py = (iy + 2 * ma, iy - 2 * ma, iy, iy, iy + ma, iy - ma, iy - ma, iy + ma)
-    for k in range(8):
-        inside = 0 <= px[k] < MAP_SIZE and 0 <= py[k] < MAP_SIZE
-        ob[4 + k] = 1.0 if (not inside or _pathable(px[k], py[k])) else 0.0
+def _surrounding(ob, o, grid, x, y, move_amount, include_self):
+    """SMAC's ``get_surrounding_pathing`` / ``get_surrounding_height``: the grid at 8 cells around
+    ``(int(x), int(y))`` (N, S, E, W at 2 moves, then NE, SW, SE, NW at one move on each axis), and
+    the agent's own cell with ``include_self``; outside the map reads 1, as in SMAC."""
+    ix = int(x)
+    iy = int(y)
+    ma = int(move_amount)
+    px = (ix, ix, ix + 2 * ma, ix - 2 * ma, ix + ma, ix - ma, ix + ma, ix - ma, ix)
+    py = (iy + 2 * ma, iy - 2 * ma, iy, iy, iy + ma, iy - ma, iy - ma, iy + ma, iy)
+    n = 9 if include_self else 8
+    for k in range(n):
+        inside = 0 <= px[k] < grid.shape[0] and 0 <= py[k] < grid.shape[1]
+        ob[o + k] = float(grid[px[k], py[k]]) if inside else 1.0

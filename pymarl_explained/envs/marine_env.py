@@ -1,4 +1,5 @@
-"""``MarineBattleEnv``: the built-in, StarCraft-free SMAC marine battle with SMAC's exact API.
+"""``MarineBattleEnv``: the built-in, StarCraft-free SMAC battle with SMAC's exact API (every map of
+:data:`pymarl_explained.envs.maps.MAPS`; the name is historical).
 
 It is a :class:`BatchedMarineEnv` of one environment, seen through SMAC's interface: lists of
 float32 observations, a float reward, a bool ``terminated``, SMAC's info dictionary. It also keeps
@@ -20,7 +21,7 @@ from .replay import ReplayRecorder, draw_frame, save_replay_file, snapshot
 
 
 class MarineBattleEnv(MultiAgentEnv):
-    """SMAC's ``StarCraft2Env`` for the marine maps, simulated in-process.
+    """SMAC's ``StarCraft2Env`` for SMAC's maps and the MarineMicro maps, simulated in-process.
 
     Takes SMAC's constructor arguments (all of them, kept in ``self.env_args``) plus ``backend``.
     """
@@ -46,7 +47,8 @@ class MarineBattleEnv(MultiAgentEnv):
         self._replay = ReplayRecorder(
             {"map_name": self.map_name, "n_agents": self.n_agents, "n_enemies": self.n_enemies,
              "step_mul": int(self.env_args["step_mul"]), "seed": core.seed_value,
-             "env_args": {k: v for k, v in self.env_args.items() if _jsonable(v)}}
+             "env_args": {k: v for k, v in self.env_args.items() if _jsonable(v)},
+             **self._map_drawing()}
         )
         self._replay.start(core)
 
@@ -123,7 +125,8 @@ class MarineBattleEnv(MultiAgentEnv):
 
         fig, ax = plt.subplots(figsize=(6, 3.6))
         frame = snapshot(self._core)
-        draw_frame(ax, frame, self.n_agents, f"{self.map_name}, step {self._episode_steps}")
+        draw_frame(ax, frame, self.n_agents, f"{self.map_name}, step {self._episode_steps}",
+                   **self._map_drawing())
         if mode == "rgb_array":
             fig.canvas.draw()
             img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
@@ -144,6 +147,15 @@ class MarineBattleEnv(MultiAgentEnv):
         self._replay.keep_current_only()
         print(f"Replay saved at: {path}")
         return path
+
+    def _map_drawing(self) -> dict:
+        """Per-unit health maxima and radii, and the pathing grid (omitted on the marine band, the
+        drawing's default), for replays and rendering."""
+        sc = self._core.scenario
+        out = {"health_max": self._core.health_max.tolist(), "radius": [t.radius for t in sc.unit_types]}
+        if sc.params.map_type != "marines" or sc.params.a_race != sc.params.b_race:
+            out["pathing"] = sc.terrain.pathing.tolist()
+        return out
 
     @property
     def replay(self):

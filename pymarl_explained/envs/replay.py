@@ -139,38 +139,57 @@ def load_replay(path: str | os.PathLike) -> Replay:
 # ----------------------------------------------------------------------------------------------
 # Drawing.
 # ----------------------------------------------------------------------------------------------
-def draw_frame(ax: Any, frame: dict[str, np.ndarray], n_agents: int, title: str = "") -> None:
-    """Draw one frame on ``ax``: the pathable band, units (faded with lost health, a cross when
+def draw_frame(ax: Any, frame: dict[str, np.ndarray], n_agents: int, title: str = "",
+               health_max: Any = None, radius: Any = None, pathing: Any = None) -> None:
+    """Draw one frame on ``ax``: the pathable cells, units (faded with lost health, a cross when
     dead), the weapon range of living agents, and a line from every unit that fired to its target.
+
+    ``health_max`` and ``radius`` (one value per unit) and ``pathing`` (SMAC's ``[x, y]`` grid)
+    default to the marine maps' numbers and band.
     """
     from matplotlib.patches import Circle, Rectangle
 
     ax.clear()
-    ax.add_patch(Rectangle((0, PATHABLE_Y_MIN), MAP_SIZE, PATHABLE_Y_MAX - PATHABLE_Y_MIN,
-                           facecolor="0.93", edgecolor="0.6"))
     pos, hp, shots, target = frame["pos"], frame["hp"], frame["shots"], frame["target"]
-    for n in range(len(hp)):
-        colour = ALLY_COLOUR if n < n_agents else ENEMY_COLOUR
-        x, y = pos[n]
-        if hp[n] <= 0:
+    n = len(hp)
+    health_max = np.full(n, MARINE_HEALTH) if health_max is None else np.asarray(health_max, float)
+    radius = np.full(n, MARINE_RADIUS) if radius is None else np.asarray(radius, float)
+    if pathing is None:
+        ax.add_patch(Rectangle((0, PATHABLE_Y_MIN), MAP_SIZE, PATHABLE_Y_MAX - PATHABLE_Y_MIN,
+                               facecolor="0.93", edgecolor="0.6"))
+        y_lim = (PATHABLE_Y_MIN - 1, PATHABLE_Y_MAX + 1)
+    else:
+        grid = np.asarray(pathing)
+        ax.imshow(np.where(grid.T > 0, 0.93, 0.75), cmap="gray", vmin=0, vmax=1, origin="lower",
+                  extent=(0, grid.shape[0], 0, grid.shape[1]), interpolation="nearest")
+        y_lim = (0, grid.shape[1])
+    for k in range(n):
+        colour = ALLY_COLOUR if k < n_agents else ENEMY_COLOUR
+        x, y = pos[k]
+        if hp[k] <= 0:
             ax.plot(x, y, marker="x", color=colour, alpha=0.5, markersize=5)
             continue
-        alpha = 0.25 + 0.75 * float(hp[n]) / MARINE_HEALTH
-        ax.add_patch(Circle((x, y), MARINE_RADIUS, color=colour, alpha=alpha))
-        label = str(n) if n < n_agents else str(n - n_agents)
+        alpha = 0.25 + 0.75 * min(float(hp[k]) / float(health_max[k]), 1.0)
+        ax.add_patch(Circle((x, y), radius[k], color=colour, alpha=alpha))
+        label = str(k) if k < n_agents else str(k - n_agents)
         ax.text(x, y, label, ha="center", va="center", fontsize=6, color="white")
-        if n < n_agents:
+        if k < n_agents:
             ax.add_patch(Circle((x, y), MARINE_FIRE_RANGE, fill=False, color=colour, alpha=0.08))
-        t = int(target[n])
-        if shots[n] > 0 and t >= 0:
+        t = int(target[k])
+        if shots[k] > 0 and t >= 0:
             ax.plot([x, pos[t][0]], [y, pos[t][1]], color=colour, linewidth=0.8, alpha=0.7)
     ax.set_xlim(0, MAP_SIZE)
-    ax.set_ylim(PATHABLE_Y_MIN - 1, PATHABLE_Y_MAX + 1)
+    ax.set_ylim(*y_lim)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
+
+
+def _map_kwargs(meta: dict) -> dict:
+    """The drawing arguments a replay's metadata carries (none for older replays: marine defaults)."""
+    return {k: meta[k] for k in ("health_max", "radius", "pathing") if k in meta}
 
 
 def _frame_title(replay: Replay, episode: int, t: int) -> str:
@@ -195,7 +214,7 @@ def plot_replay_frames(replay: Replay, episode: int = 0, n_frames: int = 6) -> A
     fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps), 2.0), squeeze=False)
     for ax, t in zip(axes[0], steps, strict=True):
         draw_frame(ax, replay.frame(episode, int(t)), replay.meta["n_agents"],
-                   _frame_title(replay, episode, int(t)))
+                   _frame_title(replay, episode, int(t)), **_map_kwargs(replay.meta))
     fig.suptitle(f"{replay.meta.get('map_name', '')}: agents blue, enemies red", fontsize=9)
     fig.tight_layout()
     return fig
@@ -211,7 +230,8 @@ def animate_replay(replay: Replay, episode: int = 0, interval_ms: int = 200) -> 
     T = len(replay.episodes[episode]["pos"])
 
     def update(t: int) -> list:
-        draw_frame(ax, replay.frame(episode, t), n_agents, _frame_title(replay, episode, t))
+        draw_frame(ax, replay.frame(episode, t), n_agents, _frame_title(replay, episode, t),
+                   **_map_kwargs(replay.meta))
         return []
 
     anim = FuncAnimation(fig, update, frames=T, interval=interval_ms, blit=False)

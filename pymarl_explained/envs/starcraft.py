@@ -18,6 +18,7 @@ from typing import Any
 
 from pymarl_explained.errors import EnvironmentSetupError
 
+from .args import BUILTIN_DEFAULTS
 from .multiagentenv import MultiAgentEnv
 
 SMAC_GIT = "git+https://github.com/oxwhirl/smac.git"
@@ -123,6 +124,8 @@ class StarCraftEnv(MultiAgentEnv):
     def __init__(self, **env_args: Any) -> None:
         self.backend_reason = str(env_args.pop("backend_reason", "real game chosen"))
         env_args.pop("backend", None)
+        for name in BUILTIN_DEFAULTS:  # options of the built-in simulator only
+            env_args.pop(name, None)
         self.env_args = dict(env_args)
         check_starcraft_available(env_args["map_name"])
         from smac.env import StarCraft2Env
