@@ -39,8 +39,10 @@ from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.observers import FileStorageObserver  # noqa: E402
 from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E402
 
-from pymarl_explained.errors import PymarlError  # noqa: E402
+from pymarl_explained.errors import ConfigError, PymarlError  # noqa: E402
 from pymarl_explained.run import run  # noqa: E402
+from pymarl_explained.utils.checkpoint import check_checkpoint_matches, find_checkpoint  # noqa: E402
+from pymarl_explained.utils.config_checks import check_values  # noqa: E402
 from pymarl_explained.utils.config_utils import (  # noqa: E402
     apply_overrides,
     config_copy,
@@ -48,6 +50,7 @@ from pymarl_explained.utils.config_utils import (  # noqa: E402
     load_config,
     parse_value,
 )
+from pymarl_explained.utils.interrupts import interrupt_exit_status, interrupt_name, sigterm_as_interrupt  # noqa: E402
 from pymarl_explained.utils.logging import get_logger, read_metrics  # noqa: E402
 
 # PyMARL captures the output at the file-descriptor level ("fd"); "sys" also works in Jupyter.
@@ -74,9 +77,24 @@ def my_main(_run, _config, _log) -> dict[str, Any]:
         th.set_num_threads(config["torch_threads"])
 
     try:
-        return run(_run, config, _log)
+        with sigterm_as_interrupt():
+            return run(_run, config, _log)
     except PymarlError as e:
         raise RunFailed(f"{type(e).__name__}: {e}") from e
+    except KeyboardInterrupt:
+        _save_captured_output(_run)  # sacred writes cout.txt only at heartbeats and at the end
+        raise
+
+
+def _save_captured_output(_run) -> None:
+    """Hand sacred's observers the output captured so far (an interrupted run skips the final save)."""
+    if _run is None:
+        return
+    try:
+        _run._get_captured_output()
+        _run._emit_heartbeat()
+    except Exception as error:  # an observer problem must not hide the interrupt
+        get_logger().debug(f"Could not save the captured output: {error}")
 
 
 def build_experiment(config: dict, results_path: str | None = None) -> Experiment:
@@ -95,11 +113,15 @@ def build_experiment(config: dict, results_path: str | None = None) -> Experimen
 def _get_config(params: list[str], arg_name: str) -> str:
     """Find ``--config=<name>`` (or ``--env-config``) in ``params``, remove it, return the name."""
     for _i, _v in enumerate(params):
+        if _v == arg_name:
+            raise ConfigError(f"Write {arg_name}=NAME, with '=' (e.g. {arg_name}="
+                              f"{'qmix' if arg_name == '--config' else 'sc2'}): PyMARL's command line takes no "
+                              "space there.")
         if _v.split("=")[0] == arg_name:
             del params[_i]
             return _v.split("=", 1)[1]
     default = {"--config": "qmix", "--env-config": "sc2"}[arg_name]
-    get_logger().info(f"No {arg_name} given: using {default!r}")
+    get_logger().debug(f"No {arg_name} given: using {default!r}")
     return default
 
 
@@ -141,6 +163,11 @@ def _with_overrides(params: list[str]) -> dict[str, Any]:
 def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
     """argv -> (merged and checked config, the argv left for sacred)."""
     params = list(argv)
+    end = params.index("with") if "with" in params else len(params)
+    stray = [token for token in params[1:end] if "=" in token and not token.startswith("-")]
+    if stray:
+        raise ConfigError(f"{' '.join(stray)}: sacred's overrides come after the word 'with', e.g. "
+                          f"python -m pymarl_explained --config=qmix --env-config=sc2 with {' '.join(stray)}")
     env_name = _get_config(params, "--env-config")
     alg_name = _get_config(params, "--config")
     other = _get_other_config(params)
@@ -161,13 +188,20 @@ def prepare_config(config: dict) -> dict:
     ``env_backend`` so the run's saved config says which simulator produced its numbers.
     """
     from pymarl_explained.envs import get_map_params, resolve_backend
+    from pymarl_explained.envs.starcraft import check_starcraft_available
 
     config = config_copy(config)
     if config.get("seed", 0) is None:
         del config["seed"]  # sacred draws one and records it
+    check_values(config)
+    if config.get("checkpoint_path"):
+        _, folder = find_checkpoint(config["checkpoint_path"], config.get("load_step", 0))
+        check_checkpoint_matches(config, folder)
     if config.get("env") == "sc2":
         get_map_params(config["env_args"].get("map_name", "3m"))
         backend, reason = resolve_backend(dict(config["env_args"]))
+        if backend == "starcraft":
+            check_starcraft_available(config["env_args"].get("map_name", "3m"))
         config["env_backend"] = {"name": backend, "reason": reason}
     return config
 
@@ -229,6 +263,9 @@ def _result(sacred_run) -> TrainResult:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pymarl_explained`` / ``pymarl-explained``: PyMARL's command line."""
     params = list(sys.argv if argv is None else ["pymarl_explained", *argv])
+    if any(token in ("-h", "--help") for token in params[1:]):
+        print(usage())
+        return 0
     try:
         config_dict, params = parse_command_line(params)
         config_dict = prepare_config(config_dict)
@@ -239,8 +276,37 @@ def main(argv: list[str] | None = None) -> int:
         get_logger().setLevel("DEBUG")
 
     ex = build_experiment(config_dict)
-    ex.run_commandline(params)
+    try:
+        ex.run_commandline(params)
+    except KeyboardInterrupt as interrupt:  # run_sequential saved what it could; sacred marked the run
+        print(f"pymarl_explained: {interrupt_name(interrupt)}: training stopped; the run is marked INTERRUPTED "
+              f"and its last checkpoint, metrics and curve are saved", file=sys.stderr)
+        return interrupt_exit_status(interrupt)
     return 0
+
+
+def usage() -> str:
+    """``--help``: the command line, the algorithm and env configs, the maps."""
+    from pymarl_explained.envs import MAPS
+    from pymarl_explained.utils.config_utils import available_configs
+
+    return "\n".join([
+        "usage: python -m pymarl_explained [--config=ALG] [--env-config=ENV] [--KEY=VALUE ...] "
+        "[with KEY=VALUE ...]",
+        "",
+        "PyMARL's command line: default.yaml, then config/envs/ENV.yaml, then config/algs/ALG.yaml, then the",
+        "overrides (--KEY=VALUE before 'with', KEY=VALUE after it; dotted keys reach nested dicts, e.g.",
+        "env_args.map_name=3m). Every override is checked against the merged config.",
+        "",
+        "example: python -m pymarl_explained --config=qmix --env-config=sc2 with env_args.map_name=3m t_max=20000",
+        "",
+        f"--config (algorithms): {', '.join(available_configs('algs'))}",
+        f"--env-config: {', '.join(available_configs('envs'))}",
+        f"env_args.map_name (maps): {', '.join(sorted(MAPS))}",
+        "",
+        "Ctrl-C or SIGTERM stops a run cleanly: the last checkpoint (save_model=True), metrics and curve",
+        "are kept and sacred marks the run INTERRUPTED. Exit status: 0 done, 2 bad input, 130/143 interrupted.",
+    ])
 
 
 if __name__ == "__main__":

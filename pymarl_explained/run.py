@@ -49,6 +49,7 @@ from pymarl_explained.plotting.curves import write_training_curve
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
 from pymarl_explained.utils.atomic import atomic_write_text
 from pymarl_explained.utils.checkpoint import find_checkpoint, save_checkpoint
+from pymarl_explained.utils.interrupts import interrupt_name
 from pymarl_explained.utils.logging import Logger
 from pymarl_explained.utils.registry import Registry
 from pymarl_explained.utils.timehelper import time_left, time_str
@@ -87,11 +88,11 @@ def run(_run, _config: dict, _log) -> dict[str, Any]:
 
     try:
         summary = run_sequential(args=args, logger=logger)
-    finally:
+    finally:  # also after Ctrl-C or SIGTERM: the curve of what was trained
         logger.close()
-    curve = write_training_curve(run_dir, title=f"{args.name} on {map_name} (seed {args.seed})")
-    if curve is not None:
-        _log.info(f"Training curves: {curve}")
+        curve = write_training_curve(run_dir, title=f"{args.name} on {map_name} (seed {args.seed})")
+        if curve is not None:
+            _log.info(f"Training curves: {curve}")
     _log.info("Exiting script")
     # PyMARL ended with os._exit(os.EX_OK) to kill stray threads; that also kills a notebook kernel.
     return summary
@@ -123,20 +124,26 @@ def run_sequential(args, logger) -> dict[str, Any]:
         bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
                    disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
 
-        while runner.t_env <= args.t_max:
-            t_before = runner.t_env
-            # one training episode (batch_size_run of them with the parallel runner)
-            n_episodes = loop.collect(args, runner, buffer)
+        try:
+            while runner.t_env <= args.t_max:
+                t_before = runner.t_env
+                # one training episode (batch_size_run of them with the parallel runner)
+                n_episodes = loop.collect(args, runner, buffer)
 
-            train_when_ready(args, buffer, learner, runner.t_env, episode)
-            test_when_due(args, runner, logger, clock, bar)
-            save_when_due(args, learner, runner.t_env, logger, clock)
+                train_when_ready(args, buffer, learner, runner.t_env, episode)
+                test_when_due(args, runner, logger, clock, bar)
+                save_when_due(args, learner, runner.t_env, logger, clock)
 
-            episode += n_episodes
+                episode += n_episodes
 
-            log_when_due(args, logger, runner.t_env, episode, clock)
-            bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
-
+                log_when_due(args, logger, runner.t_env, episode, clock)
+                bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (utils/interrupts.py)
+            bar.close()
+            logger.console_logger.warning(f"{interrupt_name(interrupt)} received at t_env {runner.t_env}: "
+                                          "stopping, keeping what was trained so far")
+            finish_training(args, learner, runner, logger, episode, clock, interrupted=True)
+            raise
         bar.close()
         finish_training(args, learner, runner, logger, episode, clock)
         return _summary(args, runner, logger, episode)
@@ -277,14 +284,15 @@ def log_when_due(args, logger, t_env: int, episode: int, clock: LoopClock) -> bo
     return True
 
 
-def finish_training(args, learner, runner, logger, episode: int, clock: LoopClock) -> None:
-    """After the loop: a last stats block, a last checkpoint, and the speed of the run."""
+def finish_training(args, learner, runner, logger, episode: int, clock: LoopClock, interrupted: bool = False) -> None:
+    """After the loop (or when it was interrupted): a last stats block, a last checkpoint, and the
+    speed of the run."""
     if runner.t_env > clock.last_log_T:  # a last stats block, so a short run also shows its numbers
         logger.log_stat("episode", episode, runner.t_env)
         logger.print_recent_stats()
     if args.save_model and clock.model_save_time != runner.t_env:
         save_checkpoint(args, learner, runner.t_env, logger)  # PyMARL lost the last stretch of training
-    logger.console_logger.info("Finished Training")
+    logger.console_logger.info("Training interrupted" if interrupted else "Finished Training")
     elapsed = time.time() - clock.start_time
     logger.console_logger.info(
         f"{runner.t_env - clock.t_start} env steps in {time_str(elapsed)} "
@@ -321,6 +329,9 @@ def load_checkpoint(args, runner, learner, logger) -> int:
     """Load ``checkpoint_path`` (its latest ``<t_env>`` folder, or the one closest to
     ``load_step``) into the learner; the runner's ``t_env`` continues from there."""
     timestep_to_load, model_path = find_checkpoint(args.checkpoint_path, args.load_step)
+    if args.load_step and timestep_to_load != args.load_step:
+        logger.console_logger.warning(f"No checkpoint at load_step={args.load_step}: loading the closest one, "
+                                      f"t_env={timestep_to_load}")
     logger.console_logger.info(f"Loading model from {model_path}")
     learner.load_models(model_path)
     runner.t_env = timestep_to_load

@@ -43,7 +43,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     state = omg_pipeline.stage3(results, TINY, seed=2, egos=("iql_omg",))
     models = Path(state["egos"]["iql_omg"])
     step = max(models.iterdir(), key=lambda p: int(p.name))  # saved after the first iteration and at the end
-    assert sorted(p.name for p in step.iterdir()) == ["iql", "iql_omg", "opt.th", "qmix"]
+    assert sorted(p.name for p in step.iterdir()) == ["checkpoint.json", "iql", "iql_omg", "opt.th", "qmix"]
     assert sorted(p.name for p in (step / "iql_omg").iterdir()) == ["agent.th", "am.th", "vae.th"]
     run_dir = Path(results) / "runs" / models.name
     config = json.loads((run_dir / "config.json").read_text())

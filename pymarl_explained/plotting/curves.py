@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from pymarl_explained.utils.atomic import default_file_mode
 from pymarl_explained.utils.logging import read_metrics
 
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]
@@ -67,6 +68,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.fchmod(fd, default_file_mode())  # mkstemp's 0600 would hide the figure from other users
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})

@@ -19,6 +19,7 @@ over the batch, and the info dicts of the environments whose episode ended in th
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from typing import Any
 
 import numpy as np
@@ -69,12 +70,22 @@ class BatchedEnvPool:
 
 
 def env_worker(remote, env_name: str, env_args: dict) -> None:
-    """Subprocess loop: build one env, then answer the parent's commands until "close"."""
+    """Subprocess loop: build one env, then answer the parent's commands until "close".
+
+    Ctrl-C reaches every process of the terminal's group; the worker ignores it and lets the
+    parent stop the run and close the pool. A parent that died (its end of the pipe is closed)
+    ends the worker quietly.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from pymarl_explained.envs import REGISTRY as env_REGISTRY
 
     env = env_REGISTRY[env_name](**env_args)
     while True:
-        cmd, data = remote.recv()
+        try:
+            cmd, data = remote.recv()
+        except (EOFError, OSError):  # the parent is gone
+            env.close()
+            break
         if cmd == "step":
             reward, terminated, info = env.step(data)
             remote.send(

@@ -6,6 +6,10 @@ checkpoint straight to its final name can then leave a truncated ``agent.th`` th
 same directory first and then rename it over the destination with :func:`os.replace`, which is
 atomic on POSIX and Windows: readers see either the old file or the complete new one.
 
+The file gets the permissions a plain ``open(path, "w")`` would give it (0644 under the usual
+umask 022): ``tempfile.mkstemp`` creates its files readable by their owner only (0600), which would
+hide checkpoints and results from other users, or from a host reading a container's volume.
+
 PyMARL defect fixed: PyMARL calls ``th.save(..., "{}/agent.th".format(path))`` directly, so an
 interrupted save leaves a corrupt checkpoint.
 """
@@ -21,11 +25,19 @@ from typing import IO, Any
 import torch
 
 
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(path: str | os.PathLike, mode: str, write: Callable[[IO], None], **open_kwargs) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, default_file_mode())
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             write(handle)

@@ -88,7 +88,10 @@ def load_yaml_config(name: str, subfolder: str | None = None) -> dict[str, Any]:
             # PyMARL called yaml.load(f) without a Loader, which PyYAML >= 6 rejects.
             config = yaml.safe_load(f)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}.") from None
     if config is None:
         return {}
     if not isinstance(config, dict):
@@ -231,6 +234,21 @@ def apply_overrides(config: dict, overrides: Mapping[str, Any] | None) -> dict:
     return config
 
 
+def check_layer_types(config: Mapping, layer: Mapping, path: Path) -> None:
+    """Every value of a YAML file that overrides a key of the layers below must have that key's type
+    (the rule of :func:`check_override`); a ConfigError names the file."""
+    for key in _all_keys(layer):
+        value = get_by_dotted_key(layer, key)
+        if isinstance(value, Mapping):
+            continue
+        node, leaf = walk_dotted_key(config, key)
+        if isinstance(node, Mapping) and leaf in node:
+            try:
+                check_override(config, key, value)
+            except ConfigError as error:
+                raise ConfigError(f"{path}: {error}") from None
+
+
 def load_config(
     alg: str = "qmix", env: str = "sc2", overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -247,8 +265,11 @@ def load_config(
     load_plugins()
     overrides = {k: parse_value(v) if isinstance(v, str) else v for k, v in (overrides or {}).items()}
     config = load_yaml_config("default")
-    recursive_dict_update(config, load_yaml_config(env, "envs"))
+    env_config = load_yaml_config(env, "envs")
+    check_layer_types(config, env_config, find_config_file(env, "envs"))
+    recursive_dict_update(config, env_config)
     alg_config = load_yaml_config(alg, "algs")
+    check_layer_types(config, alg_config, find_config_file(alg, "algs"))
     recursive_dict_update(config, alg_config)
     for hook in CONFIG_HOOKS:
         config = hook(config, alg_config, overrides)

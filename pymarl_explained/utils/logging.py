@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,27 @@ class Logger:
             self.tb_writer.close()
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A console handler that writes to whatever ``sys.stderr`` is at the time of each message.
+
+    A plain ``StreamHandler`` keeps the stream it was created with. Sacred captures a run's output
+    by replacing ``sys.stderr`` during the run (and Jupyter gives each cell its own), so such a
+    handler bypassed the capture: ``cout.txt`` held the progress bar but none of the log (Recent
+    Stats, saving models, errors), which PyMARL's ``cout.txt`` has.
+    """
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ and setStream assign it: ignored
+        pass
+
+
 def get_logger(level: int | str | None = None) -> logging.Logger:
     """PyMARL's console logger: ``[INFO 12:34:56] pymarl Message``.
 
@@ -105,7 +127,7 @@ def get_logger(level: int | str | None = None) -> logging.Logger:
     """
     logger = logging.getLogger("pymarl")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = CurrentStderrHandler()
         formatter = logging.Formatter("[%(levelname)s %(asctime)s] %(name)s %(message)s", "%H:%M:%S")
         handler.setFormatter(formatter)
         logger.addHandler(handler)
