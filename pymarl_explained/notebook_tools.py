@@ -4,7 +4,10 @@ The notebooks are committed executed, with their outputs and execution counts, b
 ``pytest --nbval`` re-runs them in ``make test`` and compares every output with the stored one.
 This command is the one way they are regenerated: each notebook runs top to bottom in a fresh
 kernel started in ``notebooks/`` (as JupyterLab and nbval do), with a fixed hash seed, and the
-volatile metadata (timings, kernel ids) is dropped so the diff shows only real changes.
+volatile metadata (timings, kernel ids) is dropped so the diff shows only real changes. It is
+also the one run that writes the tracked ``figures/``: it sets ``PYMARL_EXPLAINED_FIGURES`` for
+the kernel (:mod:`pymarl_explained.notebook_setup`); a notebook run any other way (JupyterLab,
+nbval) writes its figures to a scratch folder.
 
     python -m pymarl_explained.notebook_tools execute notebooks/0*.ipynb
 
@@ -21,11 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+FIGURES_ENV = "PYMARL_EXPLAINED_FIGURES"
+"""Environment variable naming the folder the notebooks write figures to (set by :func:`execute_notebook`)."""
+
 
 def project_path(path: str | os.PathLike) -> Path:
     """``path`` as the notebooks mean it: an absolute path as it is, a relative one from the
     repository root, whether the kernel runs in ``notebooks/`` (JupyterLab, nbval, ``make
-    notebooks``, ``papermill --cwd notebooks``) or in the root (``papermill notebooks/05_...``)."""
+    notebooks``, ``papermill --cwd notebooks``) or in the root (``papermill notebooks/06_...``)."""
     path = Path(path)
     if path.is_absolute():
         return path
@@ -46,8 +52,16 @@ def coalesce_streams(outputs: list) -> list:
     return merged
 
 
+def tracked_figures_dir(notebook: Path) -> Path:
+    """The repository's ``figures/`` folder for a notebook of its ``notebooks/`` folder."""
+    return notebook.resolve().parent.parent / "figures"
+
+
 def execute_notebook(path: Path, timeout: int = 900) -> float:
-    """Run ``path`` in a fresh kernel and save it with its outputs. Returns the seconds taken."""
+    """Run ``path`` in a fresh kernel and save it with its outputs. Returns the seconds taken.
+
+    The kernel writes its figures to the repository's ``figures/`` (``PYMARL_EXPLAINED_FIGURES``).
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -60,7 +74,15 @@ def execute_notebook(path: Path, timeout: int = 900) -> float:
         record_timing=False,
     )
     start = time.time()
-    client.execute()
+    previous = os.environ.get(FIGURES_ENV)
+    os.environ[FIGURES_ENV] = str(tracked_figures_dir(path))  # inherited by the kernel
+    try:
+        client.execute()
+    finally:
+        if previous is None:
+            os.environ.pop(FIGURES_ENV, None)
+        else:
+            os.environ[FIGURES_ENV] = previous
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":

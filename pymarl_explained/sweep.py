@@ -3,14 +3,14 @@
     python -m pymarl_explained.sweep --configs qmix vdn iql --seeds 0 1 2 \\
         --map MarineMicro_MvsM_4 --t-max 500000 --out results/sweep --export figures/results
 
-Every grid point executes ``notebooks/05_training_run.ipynb`` with its parameters, so each run
+Every grid point executes ``notebooks/06_training_run.ipynb`` with its parameters, so each run
 leaves a readable, executed notebook (``<out>/<config>__<map>__seed<k>.ipynb``) next to its
 results folder (``<out>/<config>__<map>__seed<k>/``). Runs go in parallel processes, at most
 ``--jobs`` at a time (default and upper bound: the CPU cores this process may use; each run uses
 one torch thread). Parameter names, the map and the configs are checked before anything starts.
 A failed run is reported with the cell that failed and never stops or loses the others; with
 ``--export``, each run's ``metrics.jsonl`` and ``wallclock.jsonl`` are copied into one flat
-folder (read by ``notebooks/06_compare_algorithms.ipynb``) as soon as that run finishes, so an
+folder (read by ``notebooks/07_compare_algorithms.ipynb``) as soon as that run finishes, so an
 interrupted sweep (Ctrl-C) keeps everything that finished; ``--export-only`` exports what an
 ``--out`` folder already holds without training.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_NOTEBOOK = ROOT / "notebooks" / "05_training_run.ipynb"
+TRAINING_NOTEBOOK = ROOT / "notebooks" / "06_training_run.ipynb"
 #: Notebook parameters that the grid itself sets: ``--param`` may not override them.
 GRID_PARAMETERS = ("config", "map_name", "t_max", "seed", "results_dir")
 

@@ -1,4 +1,4 @@
-"""The papermill training notebook (05) and the sweep command, with tiny parameters."""
+"""The papermill training notebook (06) and the sweep command, with tiny parameters."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pymarl_explained.notebook_tools import project_path
 from pymarl_explained.utils.logging import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-NB = ROOT / "notebooks" / "05_training_run.ipynb"
+NB = ROOT / "notebooks" / "06_training_run.ipynb"
 TINY = {"t_max": 300, "test_interval": 150, "test_nepisode": 2, "log_interval": 100, "progress_bar": False,
         "extra_overrides": "batch_size=4 buffer_size=8"}
 
@@ -40,7 +40,7 @@ def test_project_path_starts_at_the_repository_root(tmp_path, monkeypatch):
 
 def test_papermill_runs_the_training_notebook(tmp_path):
     out = tmp_path / "out.ipynb"
-    # started outside notebooks/ (as `papermill notebooks/05_... out.ipynb` from the root): relative
+    # started outside notebooks/ (as `papermill notebooks/06_... out.ipynb` from the root): relative
     # paths are taken from the kernel's folder, here tmp_path
     pm.execute_notebook(str(NB), str(out), cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
                         parameters={**TINY, "results_dir": "results", "seed": 2, "figures_dir": "figures"})
@@ -51,7 +51,7 @@ def test_papermill_runs_the_training_notebook(tmp_path):
     for key in ("test_battle_won_mean", "return_mean", "loss", "epsilon"):
         assert key in metrics
     assert (run_dir / "curve.png").stat().st_size > 10_000  # written by run()
-    assert (tmp_path / "figures" / "05_qmix_MarineMicro_MvsM_4_seed2.png").is_file()
+    assert (tmp_path / "figures" / "06_qmix_MarineMicro_MvsM_4_seed2.png").is_file()
     config = json.loads((run_dir / "config.json").read_text())
     assert config["seed"] == 2 and config["batch_size"] == 4 and config["t_max"] == 300
     images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
