@@ -151,11 +151,13 @@ def build_parser(cores: int) -> argparse.ArgumentParser:
 
 
 def resolve_grid(args: argparse.Namespace, manifest: Manifest | None) -> dict[str, Any] | str:
-    """The grid settings: the options given, else the manifest's (with --resume), else the defaults.
-    A string is an error message."""
+    """The grid settings: the options given, else the manifest's (with --resume or --export-only),
+    else the defaults. A string is an error message."""
     given = {key: getattr(args, key) for key in GRID_DEFAULTS if getattr(args, key) is not None}
-    if not (args.resume and manifest is not None):
+    if manifest is None or not (args.resume or args.export_only):
         return {**GRID_DEFAULTS, **given}
+    if args.export_only:  # export a part of the recorded grid, or all of it
+        return {**GRID_DEFAULTS, **manifest.data["grid"], **given}
     recorded = manifest.data["grid"]
     differ = [key for key, value in given.items() if recorded.get(key) != value]
     if differ:

@@ -112,7 +112,7 @@ def run_attempt(spec: dict[str, Any], stopper: Stopper) -> dict[str, Any]:
         pm.execute_notebook(str(notebook), str(out / f"{point.name}.ipynb"), parameters=parameters,
                             cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
                             kernel_manager_class=_kernel_manager_class(stopper),
-                            on_cell_execute=stopper.before_cell)
+                            on_cell_execute=stopper.before_cell, shutdown_kernel="immediate")
     except pm.PapermillExecutionError as exc:  # the failing cell and its exception
         if stopper.requests or exc.ename in INTERRUPT_ENAMES:
             status = "interrupted"
