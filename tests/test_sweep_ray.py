@@ -17,9 +17,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from sweep_helpers import attempts, checkpoints, wait_for
 
 from pymarl_explained import sweep
-from sweep_helpers import attempts, checkpoints, wait_for
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
