@@ -124,6 +124,7 @@ def run_sequential(args, logger) -> dict[str, Any]:
         bar = tqdm(total=args.t_max, initial=min(runner.t_env, args.t_max), unit="step", desc="t_env",
                    disable=not args.progress_bar, dynamic_ncols=True, mininterval=0.5)
 
+        interrupt = None
         try:
             while runner.t_env <= args.t_max:
                 t_before = runner.t_env
@@ -138,14 +139,13 @@ def run_sequential(args, logger) -> dict[str, Any]:
 
                 log_when_due(args, logger, runner.t_env, episode, clock)
                 bar.update(min(runner.t_env, args.t_max) - min(t_before, args.t_max))
-        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (utils/interrupts.py)
-            bar.close()
-            logger.console_logger.warning(f"{interrupt_name(interrupt)} received at t_env {runner.t_env}: "
-                                          "stopping, keeping what was trained so far")
-            finish_training(args, learner, runner, logger, episode, clock, interrupted=True)
-            raise
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (utils/interrupts.py): keep what was trained
+            interrupt = error
+            logger.console_logger.warning(f"{interrupt_name(error)} received at t_env {runner.t_env}: stopping")
         bar.close()
-        finish_training(args, learner, runner, logger, episode, clock)
+        finish_training(args, learner, runner, logger, episode, clock, interrupted=interrupt is not None)
+        if interrupt is not None:
+            raise interrupt
         return _summary(args, runner, logger, episode)
     finally:
         runner.close_env()  # also when training fails or is interrupted: no stray env processes
