@@ -181,6 +181,14 @@ def parse_command_line(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
     return config_dict, params
 
 
+#: What ``checkpoint_path`` brings back into a training run, and what it cannot (recorded in the
+#: run's config under ``resumed_from``).
+RESUME_RESTORES = ["agent, mixer and optimiser weights", "t_env (so the epsilon schedule, a function of t_env)"]
+RESUME_DOES_NOT_RESTORE = ["replay buffer (it refills before training resumes)",
+                           "RNG states (python, numpy, torch and env restart from the seed)",
+                           "episode counter (restarts at 0)", "test and log clocks (a test phase comes first)"]
+
+
 def prepare_config(config: dict) -> dict:
     """Final checks before sacred sees the config: the env map exists, the backend is resolved.
 
@@ -195,8 +203,11 @@ def prepare_config(config: dict) -> dict:
         del config["seed"]  # sacred draws one and records it
     check_values(config)
     if config.get("checkpoint_path"):
-        _, folder = find_checkpoint(config["checkpoint_path"], config.get("load_step", 0))
+        t_env, folder = find_checkpoint(config["checkpoint_path"], config.get("load_step", 0))
         check_checkpoint_matches(config, folder)
+        if not config.get("evaluate"):  # the run's config says what a resume restores and what it cannot
+            config["resumed_from"] = {"checkpoint": folder, "t_env": t_env, "restored": RESUME_RESTORES,
+                                      "not_restored": RESUME_DOES_NOT_RESTORE}
     if config.get("env") == "sc2":
         get_map_params(config["env_args"].get("map_name", "3m"))
         backend, reason = resolve_backend(dict(config["env_args"]))

@@ -59,3 +59,11 @@ def test_console_script_entry_point():
     assert out.returncode == 2
     assert "Unknown --config 'nope'" in out.stderr and "qmix" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_ray_extra_is_ray_core_and_ci_installs_it():
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert extras["ray"] == ["ray==2.60.0"]  # core only: no [default], no [tune]
+    assert "ray==2.60.0" in extras["dev"]  # `make test` installs .[dev], so the Ray tests run in CI
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e ".[ray]"' in readme

@@ -109,11 +109,12 @@ def test_sweep_export_only_takes_the_newest_run_of_each_point(tmp_path, capsys):
     for date, value in (("2026-01-01_00-00-00", 0.1), ("2026-02-01_00-00-00", 0.9)):
         run = out / "qmix__MarineMicro_MvsM_4__seed0" / "runs" / f"qmix__MarineMicro_MvsM_4__seed0__{date}"
         run.mkdir(parents=True)
-        (run / "metrics.jsonl").write_text(json.dumps({"key": "x", "t_env": 0, "value": value}) + "\n")
+        (run / "config.json").write_text(json.dumps({"t_max": 5, "checkpoint_path": ""}))
+        (run / "metrics.jsonl").write_text(json.dumps({"key": "x", "t_env": 10, "value": value}) + "\n")
         (run / "wallclock.jsonl").write_text(json.dumps({"t_env": 0, "elapsed_s": 1.0}) + "\n")
     args = ["--configs", "qmix", "--seeds", "0", "--out", str(out), "--export", str(export), "--export-only"]
     assert sweep.main(args) == 0
     assert json.loads((export / "qmix__MarineMicro_MvsM_4__seed0.metrics.jsonl").read_text())["value"] == 0.9
     assert sweep.main([*args[:3], "0", "1", *args[4:]]) == 1  # seed 1 has no run
-    assert "no finished run" in capsys.readouterr().out
+    assert "no run in" in capsys.readouterr().err
     assert sweep.main(args[:-3] + ["--export-only"]) == 2  # --export-only without --export

@@ -97,7 +97,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
         Assignment(
             "qmix_mixer", "The QMIX mixer and its hypernetworks",
             (Part("mixer", ("QMixer",)),),
-            follows="01_run_py", document="the run.py notes", student_minutes="60-90",
+            follows="05_algorithms", document="the run.py notes", student_minutes="60-90",
             checks_module=_checks("qmix_mixer")),
         Assignment(
             "td_loss", "The masked double-Q TD target and loss",
@@ -115,7 +115,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
             (Part("components", ("epsilon_schedule", "EpsilonGreedySelector", "QMixer", "double_q_bootstrap",
                                  "td_loss")),
              Part("training", ())),
-            follows="05_training_run", document="the run.py notes", student_minutes="30 + the run",
+            follows="06_training_run", document="the run.py notes", student_minutes="30 + the run",
             checks_module=_checks("capstone")),
     )
 }
