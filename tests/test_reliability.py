@@ -211,3 +211,77 @@ def test_an_interrupted_run_stops_promptly_and_keeps_its_work(tmp_path, sig, sta
     sacred_run = next(p for p in (tmp_path / "results" / "sacred").iterdir() if p.name.isdigit())
     assert json.loads((sacred_run / "run.json").read_text())["status"] == "INTERRUPTED"
     assert "Training interrupted" in (sacred_run / "cout.txt").read_text()
+
+
+# ---------------------------------------------------------------------------- replays
+def test_the_batched_pool_records_each_env_as_its_own_replay_episode(tmp_path):
+    """The parallel runner's pool records every env; each record equals a single env's own replay
+    under the same seed and actions (env i of a batch seeded s plays as an env seeded s + i)."""
+    import numpy as np
+
+    from pymarl_explained.envs import MarineBattleEnv
+    from pymarl_explained.envs.replay import load_replay
+    from pymarl_explained.runners.env_pools import BatchedEnvPool
+
+    args = {"map_name": "3m", "backend": "builtin", "seed": 11, "replay_dir": str(tmp_path), "replay_prefix": "pool"}
+    pool = BatchedEnvPool("sc2", dict(args), 3, record_replay=True)
+    rng = np.random.default_rng(0)
+    actions_taken: list[list[np.ndarray]] = [[] for _ in range(3)]
+    for _ in range(2):  # two batches of 3 episodes
+        obs = pool.reset()
+        running = np.ones(3, bool)
+        while running.any():
+            avail = obs["avail_actions"]
+            actions = np.argmax(rng.random(avail.shape) * avail, axis=-1)
+            for i in np.flatnonzero(running):
+                actions_taken[i].append(actions[i])
+            _, terminated, _, obs = pool.step(actions, running.copy())
+            running &= ~terminated
+        for i in range(3):
+            actions_taken[i].append(None)  # episode boundary
+    old = os.umask(0o022)
+    try:
+        path = pool.save_replay()
+    finally:
+        os.umask(old)
+    assert Path(path).name.startswith("pool_") and stat.S_IMODE(Path(path).stat().st_mode) == 0o644
+    replay = load_replay(path)
+    assert len(replay.episodes) == 6 and replay.meta["n_agents"] == 3
+    for i in range(3):
+        single = MarineBattleEnv(**{**args, "seed": 11 + i, "replay_dir": str(tmp_path / f"single{i}")})
+        for action in actions_taken[i]:
+            if action is None:
+                single.reset()
+            else:
+                single.step(action)
+        expected = single.replay.episodes  # the constructor's episode, the one after its reset, and an empty one
+        for batch in range(2):
+            got = replay.episodes[3 * batch + i]
+            for name in ("pos", "hp", "actions", "reward"):
+                np.testing.assert_array_equal(got[name], expected[batch][name])
+    assert load_replay(pool.save_replay()).episodes == []  # a second save holds only what came after
+
+
+@pytest.mark.slow
+def test_coma_evaluate_with_save_replay_writes_the_test_episodes(tmp_path):
+    """Stock COMA uses the parallel runner, whose pool had no save_replay (AttributeError, no replay)."""
+    from pymarl_explained.envs.replay import load_replay
+
+    common = ["--config=coma", "--env-config=sc2", "with", *QUICK, "batch_size_run=2", "progress_bar=False",
+              f"local_results_path={tmp_path / 'results'}", f"env_args.replay_dir={tmp_path / 'replays'}"]
+    argv = [sys.executable, "-m", "pymarl_explained", *common, "t_max=40", "batch_size=2", "buffer_size=2",
+            "save_model=True", "save_model_interval=20", "test_interval=1000", "test_nepisode=2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    token = next((tmp_path / "results" / "models").iterdir())
+    argv = [sys.executable, "-m", "pymarl_explained", *common, f"checkpoint_path={token}", "evaluate=True",
+            "save_replay=True", "test_nepisode=4"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    (replay_file,) = (tmp_path / "replays").iterdir()
+    assert stat.S_IMODE(replay_file.stat().st_mode) == 0o644
+    replay = load_replay(replay_file)
+    assert len(replay.episodes) == 4 and replay.meta["map_name"] == "3m"  # 2 runs of batch_size_run=2
+    assert all(len(ep["pos"]) >= 2 and ep["actions"][0].tolist() == [-1, -1, -1] for ep in replay.episodes)

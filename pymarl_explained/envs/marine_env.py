@@ -17,7 +17,7 @@ from pymarl_explained.errors import InvalidActionError
 
 from .batched import BatchedMarineEnv, env_info
 from .multiagentenv import MultiAgentEnv
-from .replay import ReplayRecorder, draw_frame, save_replay_file, snapshot
+from .replay import ReplayRecorder, draw_frame, map_drawing, replay_meta, save_replay_file, snapshot
 
 
 class MarineBattleEnv(MultiAgentEnv):
@@ -44,12 +44,7 @@ class MarineBattleEnv(MultiAgentEnv):
         self._total_steps = 0
         self.reward = 0.0
         self._active = np.ones(1, np.bool_)
-        self._replay = ReplayRecorder(
-            {"map_name": self.map_name, "n_agents": self.n_agents, "n_enemies": self.n_enemies,
-             "step_mul": int(self.env_args["step_mul"]), "seed": core.seed_value,
-             "env_args": {k: v for k, v in self.env_args.items() if _jsonable(v)},
-             **self._map_drawing()}
-        )
+        self._replay = ReplayRecorder(replay_meta(core))
         self._replay.start(core)
 
     # ---------------------------------------------------------------- SMAC's API
@@ -126,7 +121,7 @@ class MarineBattleEnv(MultiAgentEnv):
         fig, ax = plt.subplots(figsize=(6, 3.6))
         frame = snapshot(self._core)
         draw_frame(ax, frame, self.n_agents, f"{self.map_name}, step {self._episode_steps}",
-                   **self._map_drawing())
+                   **map_drawing(self._core))
         if mode == "rgb_array":
             fig.canvas.draw()
             img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
@@ -148,15 +143,6 @@ class MarineBattleEnv(MultiAgentEnv):
         print(f"Replay saved at: {path}")
         return path
 
-    def _map_drawing(self) -> dict:
-        """Per-unit health maxima and radii, and the pathing grid (omitted on the marine band, the
-        drawing's default), for replays and rendering."""
-        sc = self._core.scenario
-        out = {"health_max": self._core.health_max.tolist(), "radius": [t.radius for t in sc.unit_types]}
-        if sc.params.map_type != "marines" or sc.params.a_race != sc.params.b_race:
-            out["pathing"] = sc.terrain.pathing.tolist()
-        return out
-
     @property
     def replay(self):
         """The episodes recorded so far, as a :class:`~pymarl_explained.envs.replay.Replay`."""
@@ -176,7 +162,3 @@ def _as_action_row(actions: Any, n_agents: int) -> np.ndarray:
             raise InvalidActionError(f"actions must be integers, got {arr.tolist()}.")
         arr = arr.astype(np.int64)
     return arr.astype(np.int64).reshape(1, n_agents)
-
-
-def _jsonable(value: Any) -> bool:
-    return value is None or isinstance(value, bool | int | float | str)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from pymarl_explained.utils.atomic import default_file_mode
+
 from .maps import MAP_SIZE, PATHABLE_Y_MAX, PATHABLE_Y_MIN
 from .units import MARINE_FIRE_RANGE, MARINE_HEALTH, MARINE_RADIUS
 
@@ -87,6 +89,78 @@ class ReplayRecorder:
             self.episodes.append(current)
 
 
+class BatchReplayRecorder:
+    """Keeps the per-step record of the last ``max_episodes`` episodes of every environment of a
+    :class:`BatchedMarineEnv` (what the ParallelRunner plays with ``save_replay=True``).
+
+    The environments of a batch are reset together and end at different steps; each one's
+    episode is a separate record, ordered by environment within a batch. Recording costs one
+    snapshot per stepped environment and step, so it is switched on only when a replay is wanted.
+    """
+
+    def __init__(self, meta: dict, n_envs: int, max_episodes: int = 32) -> None:
+        self.meta = meta
+        self.n_envs = n_envs
+        self.done: deque[dict[str, list]] = deque(maxlen=max_episodes)
+        self.current: list[dict[str, list] | None] = [None] * n_envs
+        self.finished = [False] * n_envs
+
+    def start(self, core: Any) -> None:
+        """A batch reset: close the episodes in progress and open one per environment."""
+        self._close_current()
+        for env in range(self.n_envs):
+            frame = snapshot(core, np.full(core.n_agents, -1), 0.0, env=env)
+            self.current[env] = {k: [v] for k, v in frame.items()}
+            self.finished[env] = False
+
+    def add(self, core: Any, actions: np.ndarray, rewards: np.ndarray, stepped: np.ndarray,
+            terminated: np.ndarray) -> None:
+        """Append the new state of every environment stepped in this step."""
+        for env in np.flatnonzero(stepped):
+            episode = self.current[env]
+            if episode is None:
+                continue
+            for name, value in snapshot(core, actions[env], float(rewards[env]), env=int(env)).items():
+                episode[name].append(value)
+            self.finished[env] = bool(terminated[env])
+
+    def _close_current(self) -> None:
+        for env, episode in enumerate(self.current):
+            if episode is not None and len(episode["pos"]) > 1:  # an episode with no step is dropped
+                self.done.append(episode)
+            self.current[env] = None
+
+    def to_replay(self) -> Replay:
+        episodes = list(self.done) + [ep for ep in self.current if ep is not None and len(ep["pos"]) > 1]
+        return Replay(dict(self.meta), [{k: np.stack(v) for k, v in ep.items()} for ep in episodes])
+
+    def keep_current_only(self) -> None:
+        """After a save: forget the saved episodes, keep the unfinished ones (saved complete later)."""
+        self.done.clear()
+        for env in range(self.n_envs):
+            if self.finished[env]:
+                self.current[env] = None
+
+
+def map_drawing(core: Any) -> dict:
+    """What drawing a battle needs besides the units: per-unit health maxima and radii, and the
+    pathing grid (left out on the marine band, the drawing's default)."""
+    sc = core.scenario
+    out = {"health_max": core.health_max.tolist(), "radius": [t.radius for t in sc.unit_types]}
+    if sc.params.map_type != "marines" or sc.params.a_race != sc.params.b_race:
+        out["pathing"] = sc.terrain.pathing.tolist()
+    return out
+
+
+def replay_meta(core: Any) -> dict:
+    """What a replay file says about its battle: map, sizes, seed, the env arguments (those that
+    are plain values) and :func:`map_drawing`."""
+    env_args = {k: v for k, v in core.env_args.items() if v is None or isinstance(v, bool | int | float | str)}
+    return {"map_name": core.map_name, "n_agents": core.n_agents, "n_enemies": core.n_enemies,
+            "step_mul": int(core.env_args["step_mul"]), "seed": core.seed_value, "env_args": env_args,
+            **map_drawing(core)}
+
+
 def snapshot(core: Any, actions: Any = None, reward: float = 0.0, env: int = 0) -> dict[str, Any]:
     """One replay frame of environment ``env`` of a :class:`BatchedMarineEnv` (compact dtypes)."""
     if actions is None:
@@ -115,6 +189,7 @@ def save_replay_file(replay: Replay, replay_dir: str, prefix: str) -> str:
     arrays = {f"ep{i}/{name}": arr for i, ep in enumerate(replay.episodes) for name, arr in ep.items()}
     arrays["meta"] = np.array(json.dumps({**replay.meta, "n_episodes": len(replay.episodes)}))
     fd, tmp = tempfile.mkstemp(dir=replay_dir, suffix=".npz.tmp")
+    os.fchmod(fd, default_file_mode())  # mkstemp's 0600 would hide the replay from other users
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)

@@ -19,6 +19,7 @@ over the batch, and the info dicts of the environments whose episode ended in th
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 from typing import Any
 
@@ -30,15 +31,23 @@ Obs = dict[str, np.ndarray]
 
 
 class BatchedEnvPool:
-    """``n_envs`` built-in environments stepped in lockstep by one vectorised call."""
+    """``n_envs`` built-in environments stepped in lockstep by one vectorised call.
 
-    def __init__(self, env_name: str, env_args: dict, n_envs: int):
+    With ``record_replay`` (the runner sets it from ``save_replay``), every environment's episodes
+    are recorded for :meth:`save_replay`. PyMARL defect fixed: PyMARL's ParallelRunner has no
+    replay at all (its ``save_replay`` does nothing), so ``save_replay=True`` with COMA, whose
+    config uses that runner, silently saved nothing.
+    """
+
+    def __init__(self, env_name: str, env_args: dict, n_envs: int, record_replay: bool = False):
         from pymarl_explained.envs import make_batched_env
+        from pymarl_explained.envs.replay import BatchReplayRecorder, replay_meta
 
         if env_name != "sc2":
             raise EnvironmentSetupError(f"No batched version of env {env_name!r}.")
         self.env = make_batched_env(n_envs, **env_args)
         self.n_envs = n_envs
+        self.recorder = BatchReplayRecorder(replay_meta(self.env), n_envs) if record_replay else None
 
     def _observe(self) -> Obs:
         return {
@@ -49,10 +58,14 @@ class BatchedEnvPool:
 
     def reset(self) -> Obs:
         self.env.reset()
+        if self.recorder is not None:
+            self.recorder.start(self.env)
         return self._observe()
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, dict], Obs]:
         reward, terminated, info = self.env.step(actions, active=active)
+        if self.recorder is not None:
+            self.recorder.add(self.env, actions, self.env.reward64, active, terminated)
         ended = {int(i): {k: v[i].item() for k, v in info.items()} for i in np.flatnonzero(active & terminated)}
         return reward, terminated, ended, self._observe()
 
@@ -62,8 +75,20 @@ class BatchedEnvPool:
     def get_stats(self) -> dict:
         return self.env.get_stats()
 
-    def save_replay(self):
-        return self.env.save_replay()
+    def save_replay(self) -> str:
+        """Write the recorded episodes of every environment to one replay file; print and return
+        its path (``replay_dir`` or ``<cwd>/replays``, named ``{replay_prefix or map_name}_{time}.npz``)."""
+        from pymarl_explained.envs.replay import save_replay_file
+
+        if self.recorder is None:
+            raise EnvironmentSetupError("This env pool records no replay: create it with record_replay=True "
+                                        "(the ParallelRunner does when save_replay=True).")
+        args = self.env.env_args
+        replay_dir = args["replay_dir"] or os.path.join(os.getcwd(), "replays")
+        path = save_replay_file(self.recorder.to_replay(), replay_dir, args["replay_prefix"] or self.env.map_name)
+        self.recorder.keep_current_only()
+        print(f"Replay saved at: {path}")
+        return path
 
     def close(self) -> None:
         self.env.close()

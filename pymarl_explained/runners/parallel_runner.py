@@ -35,7 +35,11 @@ class ParallelRunner:
 
         backend, _ = resolve_backend(dict(self.args.env_args))
         pool_cls = BatchedEnvPool if backend == "builtin" else SubprocEnvPool
-        self.env_pool = pool_cls(self.args.env, dict(self.args.env_args), self.batch_size)
+        if pool_cls is BatchedEnvPool:  # the built-in pool records replays only when one is wanted
+            self.env_pool = BatchedEnvPool(self.args.env, dict(self.args.env_args), self.batch_size,
+                                           record_replay=bool(getattr(self.args, "save_replay", False)))
+        else:
+            self.env_pool = SubprocEnvPool(self.args.env, dict(self.args.env_args), self.batch_size)
 
         self.env_info = self.env_pool.get_env_info()
         self.episode_limit = self.env_info["episode_limit"]
