@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from pymarl_explained.assignments import capstone
-from pymarl_explained.assignments.checking import FAIL, NOT_IMPLEMENTED, PASS, check_private
-from pymarl_explained.assignments.executor import EXTRA_CHECKS_ENV, execute_cells, grade_notebook, load_extra_checks
+from pymarl_explained.assignments.check_cells import EXTRA_CHECKS_ENV, check_private, load_extra_checks
+from pymarl_explained.assignments.checking import FAIL, NOT_IMPLEMENTED, PASS
+from pymarl_explained.assignments.executor import execute_cells, grade_notebook
 from pymarl_explained.assignments.grading import grade_folder
 from pymarl_explained.assignments.mutants import MUTANTS, mutant_sources, mutated_notebook
 from pymarl_explained.assignments.notebooks import (

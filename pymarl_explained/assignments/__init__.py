@@ -5,7 +5,9 @@ The notebooks live in the repository's ``assignments/`` folder (one folder per a
 
 - :mod:`.registry`: the assignments, their parts and answer cells;
 - :mod:`.checks`: one module of named checks per assignment, each with a specific hint;
-- :mod:`.checking`: running a check, and :func:`check`, the one-line check cell of a notebook;
+- :mod:`.checking`: running a check and reporting it;
+- :mod:`.check_cells`: :func:`check`, the one-line check cell of a notebook, and the instructor's
+  private checks (:func:`check_private`, :func:`extra_check`);
 - :mod:`.notebooks`: nbgrader-compatible release of student notebooks (deterministic);
 - :mod:`.executor` and :mod:`.grading`: executing a notebook and grading a folder of them;
 - :mod:`.mutants`: deliberately wrong answers, each rejected by a named check;
@@ -16,8 +18,8 @@ The notebooks live in the repository's ``assignments/`` folder (one folder per a
 
 from __future__ import annotations
 
-from pymarl_explained.assignments.checking import CheckFailed, check, check_private, expect
-from pymarl_explained.assignments.executor import extra_check
+from pymarl_explained.assignments.check_cells import check, check_private, extra_check
+from pymarl_explained.assignments.checking import CheckFailed, expect
 from pymarl_explained.assignments.registry import ASSIGNMENTS, AssignmentError, get_assignment
 
 __all__ = ["ASSIGNMENTS", "AssignmentError", "CheckFailed", "check", "check_private", "expect", "extra_check",

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
+from pymarl_explained.learners.learner_utils import agent_outputs, log_stats_when_due, optimiser_step, target_update_due
 from pymarl_explained.learners.q_learner import QLearner
 
 MAP_NAME = "MarineMicro_MvsM_4"
@@ -90,10 +91,10 @@ class CapstoneQLearner(QLearner):
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int) -> dict[str, float]:
         """One gradient step, as QLearner.train, with the pluggable bootstrap and loss."""
         actions = batch["actions"][:, :-1]
-        mac_out = self._agent_outputs(self.mac, batch)
+        mac_out = agent_outputs(self.mac, batch, self.args)
         chosen = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
         with torch.no_grad():
-            target_mac_out = self._agent_outputs(self.target_mac, batch)
+            target_mac_out = agent_outputs(self.target_mac, batch, self.args)
         target_next = type(self).bootstrap_fn(mac_out.detach(), target_mac_out, batch["avail_actions"])
         if self.mixer is not None:
             chosen = self.mixer(chosen, batch["state"][:, :-1])
@@ -102,19 +103,13 @@ class CapstoneQLearner(QLearner):
         loss = type(self).loss_fn(batch["reward"], batch["terminated"], batch["filled"], chosen, target_next,
                                   self.args.gamma)
 
-        self.optimiser.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        self.optimiser.step()
-        if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+        grad_norm = optimiser_step(self.optimiser, loss, self.params, self.args.grad_norm_clip)
+        if target_update_due(episode_num, self.last_target_update_episode, self.args.target_update_interval):
             self._update_targets()
             self.last_target_update_episode = episode_num
-        stats = {"loss": float(loss.item()), "grad_norm": float(grad_norm),
+        stats = {"loss": float(loss.item()), "grad_norm": grad_norm,
                  "q_taken_mean": float(chosen.detach().mean()), "target_mean": float(target_next.mean())}
-        if t_env - self.log_stats_t >= self.args.learner_log_interval:
-            for key, value in stats.items():
-                self.logger.log_stat(key, value, t_env)
-            self.log_stats_t = t_env
+        log_stats_when_due(self, stats, t_env)
         return stats
 
 

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import linecache
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from pymarl_explained.assignments.check_cells import load_extra_checks
 from pymarl_explained.assignments.checking import (
     NOT_RUN,
     Check,
     CheckResult,
-    make_check_decorator,
     run_check,
 )
 from pymarl_explained.assignments.notebooks import (
@@ -46,8 +43,6 @@ from pymarl_explained.assignments.notebooks import (
 )
 from pymarl_explained.assignments.registry import Assignment, AssignmentError, get_assignment
 
-#: Environment variable naming the instructor's private checks folder (read by the hidden-test region).
-EXTRA_CHECKS_ENV = "PYMARL_ASSIGNMENT_EXTRA_CHECKS"
 #: Characters of a submission's own output kept for its feedback.
 OUTPUT_TAIL = 2000
 
@@ -132,53 +127,6 @@ def _close_figures() -> None:
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close("all")
-
-
-def load_extra_checks(folder: str | os.PathLike | None) -> list[Check]:
-    """The instructor's private checks: every ``*.py`` in ``folder`` declares ``CHECKS``.
-
-    A file looks like (``assignment`` and ``part`` name where it belongs)::
-
-        from pymarl_explained.assignments import extra_check
-        CHECKS = []
-        check = extra_check("replay_buffer", "insert", CHECKS)
-
-        @check(points=1, hint="a buffer of one slot must keep only the newest episode")
-        def buffer_of_one(insert_episode_batch): ...
-    """
-    if not folder:
-        return []
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AssignmentError(f"--extra-checks {folder}: no such folder")
-    checks: list[Check] = []
-    for path in sorted(folder.glob("*.py")):
-        module_name = f"_pymarl_extra_checks_{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise AssignmentError(f"{path}: cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            raise AssignmentError(f"{path}: the extra checks file raised {type(exc).__name__}: {exc}") from exc
-        found = getattr(module, "CHECKS", None)
-        if not isinstance(found, list) or not all(isinstance(c, Check) for c in found):
-            raise AssignmentError(f"{path}: must define CHECKS, a list of checks (see assignments/README.md)")
-        checks.extend(found)
-    return checks
-
-
-def extra_check(assignment: str, part: str, registry: list[Check]) -> Callable[..., Any]:
-    """The decorator of an instructor's private check (see :func:`load_extra_checks`)."""
-    spec = get_assignment(assignment)
-    spec.part(part)  # a clear error for a wrong part name
-    base = make_check_decorator(assignment, part, registry)
-
-    def decorator(points: float = 1.0, hint: str = "", timeout_s: float = 120):
-        return base(points=points, hint=hint, timeout_s=timeout_s, private=True)
-
-    return decorator
 
 
 def grade_notebook(path: str | os.PathLike, expected: str | None = None, extra_checks: list[Check] | None = None,
