@@ -4,13 +4,15 @@
    on a batch of 32 MarineMicro_MvsM_4 episodes of 61 steps (the longest possible: every episode
    filled to the episode limit) and on 32 episodes played by the untrained agents (cut to the
    longest, as training does), with the per-step agent unroll (PyMARL's loop) and the
-   whole-sequence unroll side by side in the same run, interleaved, median of several repeats,
-   reported as a ratio.
+   whole-sequence unroll (the compiled GRU kernel where it builds) side by side in the same run,
+   interleaved, median of several repeats, reported as a ratio. With ``--pymarl-src DIR`` (the
+   ``src`` folder of an oxwhirl/pymarl checkout) PyMARL's own learner runs in the same loop, with
+   the same weights and batch (its first loss is printed next to ours).
 2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
    runner, batch 32, buffer 5000; test phases of 32 episodes every 5,000 steps), env steps per
    second including acting, training and tests.
 
-    python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix]
+    python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix] [--pymarl-src DIR]
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from pymarl_explained.components.episode_buffer import EpisodeBatch, ReplayBuffe
 from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.run import build_scheme
+from pymarl_explained.utils.allocator import keep_freed_memory
 from pymarl_explained.runners.episode_runner import EpisodeRunner
+
+
+def gru_kernel_in_use() -> str:
+    """Which GRU recurrence the whole-sequence unroll runs here."""
+    from pymarl_explained.modules.agents import gru_kernel
+
+    return "compiled" if gru_kernel.load_extension() is not None else f"torch's ({gru_kernel._load_error})"
 
 
 class _NullLogger:
@@ -74,40 +84,56 @@ def _played_batch(args, scheme, groups, preprocess, mac, batch_size: int = 32) -
     return batch[:, : batch.max_t_filled()]
 
 
-def bench_train_step(repeats: int, alg: str = "qmix") -> list[dict]:
-    """Per-step vs whole-sequence unroll on two batches: all 32 episodes filled to 61 steps, and 32
-    played episodes (the batches training sees early on: cut to the longest of them)."""
+def bench_train_step(repeats: int, alg: str = "qmix", pymarl_src: str | None = None) -> list[dict]:
+    """Per-step vs whole-sequence unroll (and PyMARL's own learner with ``pymarl_src``) on two
+    batches: all 32 episodes filled to 61 steps, and 32 played episodes (the batches training sees
+    early on: cut to the longest of them). All learners start from the same weights; their first
+    losses on each batch are compared before timing."""
     config = load_config(alg, "sc2", {"env_args.map_name": "MarineMicro_MvsM_4"})
     env_info = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
     args = SimpleNamespace(**config, device="cpu", **{k: v for k, v in env_info.items() if k != "episode_limit"})
     scheme, groups, preprocess = build_scheme(env_info)
     probe = EpisodeBatch(scheme, groups, 1, 61, preprocess=preprocess)
-    learners = {}
-    for fast in (False, True):
+
+    def ours(fast: bool):
         a = copy.copy(args)
         a.learner_fast_unroll = fast
         th.manual_seed(0)
         mac = mac_REGISTRY["basic_mac"](probe.scheme, groups, a)
-        learners[fast] = le_REGISTRY[config["learner"]](mac, probe.scheme, _NullLogger(), a)
+        return le_REGISTRY[config["learner"]](mac, probe.scheme, _NullLogger(), a)
+
+    pymarl = None
+    if pymarl_src:
+        from pymarl_reference import import_pymarl, pymarl_batch_like, pymarl_learner_like
+
+        pymarl = import_pymarl(pymarl_src)
     th.manual_seed(0)
     np.random.seed(0)
     batches = {"32 x 61 steps (all filled)": _full_batch(args, scheme, groups, preprocess),
-               "32 played episodes": _played_batch(args, scheme, groups, preprocess, learners[True].mac)}
+               "32 played episodes": _played_batch(args, scheme, groups, preprocess, ours(True).mac)}
     results = []
     for label, batch in batches.items():
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for fast in (False, True):  # warm-up
-            learners[fast].train(batch, 0, 0)
+        learners = {"per_step": ours(False), "sequence": ours(True)}
+        runs = {name: (learner, batch) for name, learner in learners.items()}
+        if pymarl is not None:
+            theirs = pymarl_learner_like(learners["sequence"], args, scheme, groups, pymarl)
+            runs["pymarl"] = (theirs, pymarl_batch_like(batch, scheme, groups, args.n_actions, pymarl))
+        losses = {name: learner.train(b, 0, 0) for name, (learner, b) in runs.items()}  # first step, same weights
+        losses = {name: (stats or learner.logger.stats)["loss"] for (name, (learner, _)), stats
+                  in zip(runs.items(), losses.values(), strict=True)}
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(repeats):
-            for fast in (False, True):  # interleaved, so both see the same machine
+            for name, (learner, b) in runs.items():  # interleaved, so all see the same machine
                 start = time.perf_counter()
-                learners[fast].train(batch, 0, 0)
-                times[fast].append(time.perf_counter() - start)
-        per_step = statistics.median(times[False]) * 1e3
-        fast = statistics.median(times[True]) * 1e3
+                learner.train(b, 0, 0)
+                times[name].append(time.perf_counter() - start)
+        ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
         filled = batch["filled"].sum(dim=1).flatten()
         results.append({"batch": label, "T": batch.max_seq_length, "mean_len": float(filled.float().mean()),
-                        "per_step_ms": per_step, "sequence_ms": fast, "ratio": per_step / fast})
+                        "per_step_ms": ms["per_step"], "sequence_ms": ms["sequence"],
+                        "ratio": ms["per_step"] / ms["sequence"], "pymarl_ms": ms.get("pymarl"),
+                        "pymarl_ratio": ms["pymarl"] / ms["sequence"] if "pymarl" in ms else None,
+                        "losses": losses})
     return results
 
 
@@ -131,15 +157,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (training's torch_threads default is 1; 0: torch's default)")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
+    parser.add_argument("--no-keep-freed-memory", action="store_true",
+                        help="leave glibc's malloc thresholds alone (training raises them, utils/allocator.py)")
+    parser.add_argument("--pymarl-src", default=None,
+                        help="the src folder of an oxwhirl/pymarl checkout: time PyMARL's own learner too")
     args = parser.parse_args()
     if args.threads:
         th.set_num_threads(args.threads)
-    print(f"torch {th.__version__}, {th.get_num_threads()} threads")
+    if not args.no_keep_freed_memory:  # as training does (main.my_main); PyMARL's learner gets it too
+        keep_freed_memory()
+    print(f"torch {th.__version__}, {th.get_num_threads()} threads, GRU kernel: {gru_kernel_in_use()}, "
+          f"freed memory kept: {not args.no_keep_freed_memory}")
     print(f"{args.config} train step on MarineMicro_MvsM_4 batches (median of {args.repeats}):")
-    print(f"  {'batch':28} {'T':>3} {'mean len':>8} {'per-step (PyMARL)':>18} {'whole-sequence':>15} {'ratio':>6}")
-    for r in bench_train_step(args.repeats, args.config):
-        print(f"  {r['batch']:28} {r['T']:>3} {r['mean_len']:>8.1f} {r['per_step_ms']:>15.1f} ms "
-              f"{r['sequence_ms']:>12.1f} ms {r['ratio']:>5.2f}x")
+    pymarl_head = f" {'PyMARL own':>11} {'PyMARL/ours':>11}" if args.pymarl_src else ""
+    print(f"  {'batch':28} {'T':>3} {'mean len':>8} {'per-step':>11} {'whole-sequence':>15} {'ratio':>6}{pymarl_head}")
+    for r in bench_train_step(args.repeats, args.config, args.pymarl_src):
+        line = (f"  {r['batch']:28} {r['T']:>3} {r['mean_len']:>8.1f} {r['per_step_ms']:>8.1f} ms "
+                f"{r['sequence_ms']:>12.1f} ms {r['ratio']:>5.2f}x")
+        if r["pymarl_ms"] is not None:
+            line += f" {r['pymarl_ms']:>8.1f} ms {r['pymarl_ratio']:>10.2f}x"
+        print(line)
+        print("    first-step losses (same weights, same batch): "
+              + ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items()))
     if args.e2e_steps:
         e = bench_end_to_end(args.e2e_steps)
         print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "

@@ -41,6 +41,7 @@ from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E4
 
 from pymarl_explained.errors import ConfigError, PymarlError  # noqa: E402
 from pymarl_explained.run import run  # noqa: E402
+from pymarl_explained.utils.allocator import keep_freed_memory  # noqa: E402
 from pymarl_explained.utils.checkpoint import check_checkpoint_matches, find_checkpoint  # noqa: E402
 from pymarl_explained.utils.config_checks import check_values  # noqa: E402
 from pymarl_explained.utils.config_utils import (  # noqa: E402
@@ -75,6 +76,7 @@ def my_main(_run, _config, _log) -> dict[str, Any]:
     config["env_args"]["seed"] = config["seed"]
     if config.get("torch_threads"):
         th.set_num_threads(config["torch_threads"])
+    keep_freed_memory()  # the train step reuses its buffers instead of faulting fresh pages in
 
     try:
         with sigterm_as_interrupt():

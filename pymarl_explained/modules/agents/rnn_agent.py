@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.func import functional_call
+
+from pymarl_explained.modules.agents.gru_kernel import gru_sequence
 
 
 class RNNAgent(nn.Module):
@@ -44,9 +45,9 @@ class RNNAgent(nn.Module):
 
         ``h[t]`` is the hidden state after step t (``h[-1]`` carries on to the next step).
         Equal to calling ``forward`` for t = 0..T-1 and stacking the outputs: fc1 and fc2 run once
-        over all steps; the recurrence runs the GRUCell's own weights through torch's GRU kernel
-        on the CPU (same equations, one call, about twice as fast with its backward pass), and
-        step by step elsewhere (cuDNN's GRU may use TF32 on GPUs, which would change the numbers).
+        over all steps; on the CPU the recurrence runs the GRUCell's own weights in one call of a
+        compiled kernel (or of torch's GRU kernel where it cannot be built), and step by step
+        elsewhere (cuDNN's GRU may use TF32 on GPUs, which would change the numbers).
         """
         x = F.relu(self.fc1(inputs))  # all T steps in one matmul
         h0 = hidden_state.reshape(-1, self.args.rnn_hidden_dim)
@@ -66,18 +67,8 @@ class RNNAgent(nn.Module):
         return torch.stack(steps, dim=0), h
 
     def _gru_over_sequence(self, x: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``self.rnn`` (a GRUCell) over x (T, N, H) with nn.GRU's kernel and the cell's weights."""
-        template = self.__dict__.get("_gru_template")
-        if template is None:
-            # An nn.GRU without storage of its own (meta device), not registered as a submodule,
-            # so parameters() and state_dict() stay PyMARL's; functional_call lends it our weights.
-            template = nn.GRU(self.rnn.input_size, self.rnn.hidden_size, device="meta")
-            self.__dict__["_gru_template"] = template
-        weights = {
-            "weight_ih_l0": self.rnn.weight_ih,
-            "weight_hh_l0": self.rnn.weight_hh,
-            "bias_ih_l0": self.rnn.bias_ih,
-            "bias_hh_l0": self.rnn.bias_hh,
-        }
-        hs, h_n = functional_call(template, weights, (x, h0.unsqueeze(0)))
-        return hs, h_n[0]
+        """Run ``self.rnn`` (a GRUCell) over x (T, N, H) in one call: the compiled kernel of
+        :mod:`~pymarl_explained.modules.agents.gru_kernel`, or torch's GRU kernel where it is
+        unavailable. All hidden states and the last."""
+        hs = gru_sequence(self.rnn, x, h0)
+        return hs, hs[-1]
