@@ -65,10 +65,13 @@ class QMixer(nn.Module):
         b1 = self.hyper_b_1(states)
         w1 = w1.view(-1, self.n_agents, self.embed_dim)
         b1 = b1.view(-1, 1, self.embed_dim)
-        hidden = F.elu(torch.bmm(agent_qs, w1) + b1)
+        # agent_qs (1 x n_agents) times w1 (n_agents x embed) for every (episode, step): PyMARL writes
+        # torch.bmm(agent_qs, w1); the same products as a broadcast multiply and a sum over the agents
+        # give the same numbers about three times faster on the CPU (bmm of 4 x 32 matrices is slow)
+        hidden = F.elu((agent_qs.transpose(1, 2) * w1).sum(dim=1, keepdim=True) + b1)
         # Second layer
         w_final = torch.abs(self.hyper_w_final(states))
         w_final = w_final.view(-1, self.embed_dim, 1)
         v = self.V(states).view(-1, 1, 1)
-        y = torch.bmm(hidden, w_final) + v
+        y = (hidden * w_final.transpose(1, 2)).sum(dim=2, keepdim=True) + v  # torch.bmm(hidden, w_final) + v
         return y.view(bs, -1, 1)
