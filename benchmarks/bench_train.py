@@ -33,8 +33,8 @@ from pymarl_explained.components.episode_buffer import EpisodeBatch, ReplayBuffe
 from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.run import build_scheme
-from pymarl_explained.utils.allocator import keep_freed_memory
 from pymarl_explained.runners.episode_runner import EpisodeRunner
+from pymarl_explained.utils.allocator import keep_freed_memory
 
 
 def gru_kernel_in_use() -> str:
