@@ -146,6 +146,8 @@ def run_sequential(args, logger) -> dict[str, Any]:
         finish_training(args, learner, runner, logger, episode, clock, interrupted=interrupt is not None)
         if interrupt is not None:
             raise interrupt
+        if getattr(args, "save_battle_animation", False):
+            save_battle_animation(args, runner, logger)
         return _summary(args, runner, logger, episode)
     finally:
         runner.close_env()  # also when training fails or is interrupted: no stray env processes
@@ -297,6 +299,30 @@ def finish_training(args, learner, runner, logger, episode: int, clock: LoopCloc
     logger.console_logger.info(
         f"{runner.t_env - clock.t_start} env steps in {time_str(elapsed)} "
         f"({(runner.t_env - clock.t_start) / max(elapsed, 1e-9):.0f} steps/s)")
+
+
+def save_battle_animation(args, runner, logger) -> str | None:
+    """``save_battle_animation=True`` (``make train`` sets it): one more greedy test episode of the
+    trained team, written as ``battle.gif`` next to the run's curve.
+
+    Needs an environment that records replays (the built-in simulator with the episode runner);
+    otherwise it says why and writes nothing. Not part of PyMARL.
+    """
+    from pymarl_explained.envs.replay import save_replay_gif
+
+    env = getattr(runner, "env", None)
+    if getattr(env, "replay", None) is None:
+        logger.console_logger.warning("save_battle_animation: this runner's environment records no replay "
+                                      "(it needs the built-in simulator and runner=episode); no battle.gif")
+        return None
+    runner.run(test_mode=True)  # greedy, after the last update; the env records it
+    replay = env.replay
+    path = save_replay_gif(replay, Path(args.run_dir) / "battle.gif", episode=-1)
+    final_hp = replay.episodes[-1]["hp"][-1]
+    won = final_hp[args.n_agents:].max() <= 0 < final_hp[:args.n_agents].max()  # SMAC: enemies dead, allies not
+    logger.console_logger.info(f"A greedy test battle of the trained team ({'won' if won else 'not won'}, "
+                               f"{len(replay.episodes[-1]['pos']) - 1} steps): {path}")
+    return path
 
 
 class TrainingLoop:

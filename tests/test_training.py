@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,10 @@ def test_readme_train_command(tmp_path):
     curves = list((tmp_path / "results" / "runs").glob("*/curve.png"))
     assert len(curves) == 1
     assert "Training curves:" in out.stdout + out.stderr
+    # the trained team's greedy battle, next to the curves, its path printed
+    gif = curves[0].parent / "battle.gif"
+    assert gif.read_bytes()[:6] == b"GIF89a" and stat.S_IMODE(gif.stat().st_mode) == 0o644
+    assert "A greedy test battle of the trained team" in out.stdout + out.stderr and str(gif) in out.stdout + out.stderr
 
 
 def test_checkpoint_folder_appears_only_when_complete(tmp_path, monkeypatch):

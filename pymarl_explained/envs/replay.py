@@ -312,3 +312,25 @@ def animate_replay(replay: Replay, episode: int = 0, interval_ms: int = 200) -> 
     anim = FuncAnimation(fig, update, frames=T, interval=interval_ms, blit=False)
     plt.close(fig)
     return anim
+
+
+def save_replay_gif(replay: Replay, path: str | os.PathLike, episode: int = -1, fps: int = 5) -> str:
+    """Write one episode of ``replay`` as an animated GIF (atomically, mode 0644); return the path."""
+    from matplotlib.animation import PillowWriter
+
+    episode = episode % len(replay.episodes)
+    anim = animate_replay(replay, episode=episode, interval_ms=1000 // fps)
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".battle.", suffix=".gif")
+    os.fchmod(fd, default_file_mode())
+    os.close(fd)
+    try:
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=80)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
