@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pymarl_explained.utils.atomic import default_file_mode
+from pymarl_explained.utils.atomic import atomic_output
 
 from .maps import MAP_SIZE, PATHABLE_Y_MAX, PATHABLE_Y_MIN
 from .units import MARINE_FIRE_RANGE, MARINE_HEALTH, MARINE_RADIUS
@@ -188,16 +187,8 @@ def save_replay_file(replay: Replay, replay_dir: str, prefix: str) -> str:
         k += 1
     arrays = {f"ep{i}/{name}": arr for i, ep in enumerate(replay.episodes) for name, arr in ep.items()}
     arrays["meta"] = np.array(json.dumps({**replay.meta, "n_episodes": len(replay.episodes)}))
-    fd, tmp = tempfile.mkstemp(dir=replay_dir, suffix=".npz.tmp")
-    os.fchmod(fd, default_file_mode())  # mkstemp's 0600 would hide the replay from other users
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_output(path) as tmp:  # never a half-written replay; mode 0644 under umask 022
+        np.savez_compressed(tmp, **arrays)
     return path
 
 
@@ -320,17 +311,6 @@ def save_replay_gif(replay: Replay, path: str | os.PathLike, episode: int = -1, 
 
     episode = episode % len(replay.episodes)
     anim = animate_replay(replay, episode=episode, interval_ms=1000 // fps)
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".battle.", suffix=".gif")
-    os.fchmod(fd, default_file_mode())
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         anim.save(tmp, writer=PillowWriter(fps=fps), dpi=80)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return os.fspath(path)

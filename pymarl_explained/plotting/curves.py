@@ -7,15 +7,13 @@ software/date metadata) and atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from pymarl_explained.utils.atomic import default_file_mode
+from pymarl_explained.utils.atomic import atomic_output
 from pymarl_explained.utils.logging import read_metrics
 
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]
@@ -66,16 +64,8 @@ def plot_training_curves(metrics: Series | str | Path, keys: Sequence[str] = TRA
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Save a PNG without metadata that changes between runs, via a temp file and os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.fchmod(fd, default_file_mode())  # mkstemp's 0600 would hide the figure from other users
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:  # mode 0644 under umask 022, never a half-written file
         fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

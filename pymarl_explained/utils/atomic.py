@@ -16,9 +16,10 @@ interrupted save leaves a corrupt checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +44,30 @@ def _atomic_write(path: str | os.PathLike, mode: str, write: Callable[[IO], None
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[str]:
+    """For writers that take a file name: a temporary name next to ``path`` (same extension, the
+    mode of a plain ``open()``), renamed to ``path`` when the block ends without an error::
+
+        with atomic_output("battle.gif") as tmp:
+            anim.save(tmp, writer=PillowWriter(fps=5))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".tmp")
+    os.fchmod(fd, default_file_mode())
+    os.close(fd)
+    try:
+        yield tmp_name
         os.replace(tmp_name, path)
     except BaseException:
         try:
