@@ -70,11 +70,18 @@ def test_without_a_compiler_it_falls_back_to_torchs_kernel_and_says_so_once(monk
     torch.testing.assert_close(first, _cell_loop(cell, x, h0), atol=1e-5, rtol=0)
 
 
-def test_the_environment_variable_chooses_torchs_kernel(monkeypatch):
+def test_the_environment_variable_chooses_torchs_kernel(monkeypatch, caplog):
     monkeypatch.setattr(gru_kernel, "_extension", None)
     monkeypatch.setattr(gru_kernel, "_load_error", None)
     monkeypatch.setenv(gru_kernel.KERNEL_ENV, "torch")
     assert gru_kernel.load_extension() is None and gru_kernel._load_error == f"{gru_kernel.KERNEL_ENV}=torch"
+    # a value that means nothing is said, not silently taken for something
+    monkeypatch.setattr(gru_kernel, "_load_error", None)
+    monkeypatch.setenv(gru_kernel.KERNEL_ENV, "Torch ")
+    monkeypatch.setattr("torch.utils.cpp_extension.load", lambda *a, **k: "built")
+    with caplog.at_level(logging.WARNING, logger="pymarl_explained.gru_kernel"):
+        assert gru_kernel.load_extension() == "built"
+    assert "'Torch ' is neither 'auto' nor 'torch'" in caplog.text
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler here")

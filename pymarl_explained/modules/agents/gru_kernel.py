@@ -75,9 +75,13 @@ def load_extension():
     global _extension, _load_error
     if _extension is not None or _load_error is not None:
         return _extension
-    if os.environ.get(KERNEL_ENV, "auto") == "torch":
+    choice = os.environ.get(KERNEL_ENV, "auto")
+    if choice == "torch":
         _load_error = f"{KERNEL_ENV}=torch"
         return None
+    if choice != "auto":
+        logger.warning("%s=%r is neither 'auto' nor 'torch'; using 'auto' (the compiled kernel where it builds).",
+                       KERNEL_ENV, choice)
     flags = _compile_flags()
     digest = hashlib.sha1(SOURCE.read_bytes() + " ".join(flags).encode() + torch.__version__.encode()).hexdigest()
     name = f"pymarl_explained_gru_{digest[:12]}"
