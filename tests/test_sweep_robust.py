@@ -168,11 +168,12 @@ def test_ctrl_c_stops_the_sweep_and_resume_stitches_the_runs(tmp_path):
         [f"{n}.{k}.jsonl" for n in (QMIX, IQL) for k in ("metrics", "wallclock")])
     stitched = read_jsonl(export / f"{QMIX}.metrics.jsonl")
     reference = read_jsonl(tmp_path / "ref_export" / f"{QMIX}.metrics.jsonl")
-    # up to the checkpoint: the uninterrupted run's records (same seed), plus the interrupted run's
-    # last "episode" stat at the stop
-    before = [r for r in stitched if r["t_env"] <= stop_t]
-    assert [r for r in before if not (r["key"] == "episode" and r["t_env"] == stop_t)] == \
-        [r for r in reference if r["t_env"] <= stop_t and not (r["key"] == "episode" and r["t_env"] == stop_t)]
+    # before the stop: the uninterrupted run's records (same seed). At the stop itself the interrupted
+    # run logged its last "episode" stat and, if Ctrl-C came after that step's training, its learner
+    # stats: whatever it logged there is the reference's too (Ctrl-C may land before or after them)
+    assert [r for r in stitched if r["t_env"] < stop_t] == [r for r in reference if r["t_env"] < stop_t]
+    at_stop = [r for r in stitched if r["t_env"] == stop_t and r["key"] != "episode"]
+    assert all(r in reference for r in at_stop), at_stop
     keys = [(r["key"], r["t_env"]) for r in stitched]
     assert len(keys) == len(set(keys))  # no duplicate
     steps = [r["t_env"] for r in stitched if r["key"] == "return_mean"]
