@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pymarl_explained.assignments.registry import ASSIGNMENTS, Assignment, AssignmentError
+from pymarl_explained.utils.atomic import atomic_write_text
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -188,18 +188,9 @@ def dumps_notebook(nb: dict) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, with mode 0644."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through a temporary file and a rename (the package's
+    :func:`~pymarl_explained.utils.atomic.atomic_write_text`: mode 0644 under umask 022)."""
+    atomic_write_text(path, text)
 
 
 def release(spec: Assignment, root: Path | None = None) -> tuple[Path, bool]:

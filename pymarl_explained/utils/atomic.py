@@ -33,26 +33,6 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _atomic_write(path: str | os.PathLike, mode: str, write: Callable[[IO], None], **open_kwargs) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, default_file_mode())
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     """For writers that take a file name: a temporary name next to ``path`` (same extension, the
@@ -63,7 +43,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".tmp")
+    # ".agent.th.<random>.tmp.th": marked as temporary, and still ending in the real extension
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
     os.fchmod(fd, default_file_mode())
     os.close(fd)
     try:
@@ -75,6 +56,14 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         except FileNotFoundError:
             pass
         raise
+
+
+def _atomic_write(path: str | os.PathLike, mode: str, write: Callable[[IO], None], **open_kwargs) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path`` (flushed to disk), then rename it to ``path``."""
+    with atomic_output(path) as tmp_name, open(tmp_name, mode, **open_kwargs) as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
