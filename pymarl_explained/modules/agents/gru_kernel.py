@@ -3,8 +3,9 @@
 Where the time goes in a QMIX train step is the agent's GRU: one small matrix product and a dozen
 element-wise gate operations per step, forward and backward, over up to 61 steps. Through PyTorch
 each of those operations pays a dispatch and, backwards, an autograd node. ``gru_kernel.cpp`` runs
-the whole recurrence in C++: per step one matrix product through ATen and the gates in one fused
-loop; backwards the same in reverse, with the weight gradient as one product at the end.
+the whole recurrence in C++: per step two small matrix products through ATen (inputs and hidden
+state times their weights) and the gates in one fused loop, so that every operand stays in the
+CPU's cache; backwards the same in reverse, the weight gradients accumulated step by step.
 
 It is compiled on first use with ``torch.utils.cpp_extension`` (g++ and ninja; about a minute,
 once per machine, cached under ``~/.cache/torch_extensions``). Where it cannot be built (no
@@ -40,10 +41,15 @@ _load_error: str | None = None
 
 
 def _compile_flags() -> list[str]:
-    """-O3 with fast math (so the gate loops vectorise), AVX2/FMA where the CPU has them."""
+    """-O3 with fast math (so the gate loops vectorise), and the widest vector instructions that
+    torch itself uses on this CPU (AVX-512 or AVX2 with FMA). The flags are part of the build's
+    name, so machines of different capabilities sharing a home directory build their own."""
     flags = ["-O3", "-ffast-math", "-fopenmp-simd"]
-    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability in ("AVX2", "AVX512"):
         flags += ["-mavx2", "-mfma"]
+    if capability == "AVX512":
+        flags += ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mprefer-vector-width=512"]
     return flags
 
 
@@ -108,21 +114,20 @@ def load_extension():
 
 
 class GRUSequence(torch.autograd.Function):
-    """``hs = GRU(gi, h0)`` over all steps; ``gi`` (T, N, 3H) holds the input projections
-    ``x W_ih^T`` without their bias (both biases are added, and their gradients summed, in C++)."""
+    """``hs = GRU(x, h0)`` over all steps: x (T, N, I), h0 (N, H) and the cell's weights and biases."""
 
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_ih, b_hh):
-        save = any(ctx.needs_input_grad)
-        hs, rz, n, ghn = _extension.forward(gi.contiguous(), h0, w_hh.contiguous(), b_ih, b_hh, save)
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
+        save = any(ctx.needs_input_grad)  # the target network's pass saves nothing
+        hs, rz, n, ghn = _extension.forward(x, h0, w_ih, w_hh, b_ih, b_hh, save)
         if save:
-            ctx.save_for_backward(h0, w_hh, hs, rz, n, ghn)
+            ctx.save_for_backward(x, h0, w_ih, w_hh, hs, rz, n, ghn)
         return hs
 
     @staticmethod
     def backward(ctx, dhs):
-        h0, w_hh, hs, rz, n, ghn = ctx.saved_tensors
-        return tuple(_extension.backward(dhs, h0, w_hh.contiguous(), hs, rz, n, ghn))  # dgi, dh0, dw_hh, db_ih, db_hh
+        x, h0, w_ih, w_hh, hs, rz, n, ghn = ctx.saved_tensors
+        return tuple(_extension.backward(dhs, x, h0, w_ih, w_hh, hs, rz, n, ghn))  # dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,6 +151,5 @@ def gru_sequence(cell: nn.GRUCell, x: torch.Tensor, h0: torch.Tensor) -> torch.T
     The compiled kernel for float32 CPU tensors where it builds, torch's GRU kernel otherwise.
     """
     if x.dtype == torch.float32 and load_extension() is not None:
-        gi = torch.matmul(x, cell.weight_ih.t())  # all steps in one product (the bias joins in C++)
-        return GRUSequence.apply(gi, h0, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+        return GRUSequence.apply(x, h0, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     return torch_gru_sequence(cell, x, h0)
