@@ -187,30 +187,17 @@ class EpisodeBatch:
                 raise KeyError(f"{key} not found in transition or episode data")
 
             dtype = self.scheme[key].get("dtype", torch.float32)
-            value = self._write(key, target[key], _slices, self._as_tensor(key, value, dtype))
+            value = self._as_tensor(key, value, dtype)
+            dest_shape = target[key][_slices].shape
+            self._check_safe_view(key, value, dest_shape)
+            target[key][_slices] = value.reshape(dest_shape)
 
             if key in self.preprocess:
                 new_key, transforms = self.preprocess[key]
+                value = target[key][_slices]
                 for transform in transforms:
                     value = transform.transform(value)
-                self._write(new_key, target[new_key], _slices, value)
-
-    def _write(self, key: str, field: torch.Tensor, index: Any, value: torch.Tensor) -> torch.Tensor:
-        """``field[index] = value`` (only dimensions of size 1 may differ); returns what was written.
-
-        With slices only (the runners' single-step writes), ``field[index]`` is a view of the
-        storage and the values are copied into it, the cheaper way; a list of episodes (the
-        parallel runner's running envs) selects a copy, so that case assigns through the index.
-        """
-        slices_only = all(isinstance(i, slice) for i in (index if isinstance(index, tuple) else (index,)))
-        dest = field[index]
-        self._check_safe_view(key, value, dest.shape)
-        value = value.reshape(dest.shape)
-        if slices_only:
-            dest.copy_(value)
-        else:
-            field[index] = value
-        return value
+                target[new_key][_slices] = value.reshape(target[new_key][_slices].shape)
 
     def _as_tensor(self, key: str, value: Any, dtype: torch.dtype) -> torch.Tensor:
         """Convert ``value`` to a tensor of ``dtype`` on this batch's device, efficiently."""
