@@ -768,12 +768,14 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
 
 
 @njit(cache=True)
-def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at, want):
-    """:func:`_game_loop` for maps whose units are all of one plain ground type (no shields,
-    regeneration, heals, splash) on a rectangular walkable area, with an attack-move order: the
-    same rules, with the unit's numbers in scalars, and one pass over the agents for an enemy's two
-    searches (an agent in weapon range, else one in acquisition range) where :func:`_game_loop`
-    makes two (``tests/test_env_maps.py`` checks that both loops give the same battles)."""
+def _uniform_game_loops(b, n_loops, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at,
+                        want):
+    """``n_loops`` game loops of :func:`_game_loop` for maps whose units are all of one plain ground
+    type (no shields, regeneration, heals, splash) on a rectangular walkable area, with an
+    attack-move order: the same rules, with the unit's numbers in scalars read once per step, and
+    one pass over the agents for an enemy's two searches (an agent in weapon range, else one in
+    acquisition range) where :func:`_game_loop` makes two (``tests/test_env_maps.py`` checks that
+    both loops give the same battles)."""
     n_units = pos.shape[1]
     fire_range = uprop[0, P_RANGE] + uprop[0, P_RADIUS] + uprop[0, P_RADIUS]
     damage = uprop[0, P_DAMAGE]
@@ -785,100 +787,102 @@ def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, 
     per_hit = damage - armour if damage - armour > 0.5 or armour <= 0.0 else 0.5
     acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[0, P_SIGHT]
     chase_range = acquire if cfg[C_PURSUIT] != 0.0 else -1.0  # without pursuit: never chase
-    # 1. decisions, from the positions at the start of the loop
-    for n in range(n_units):
-        fire_at[n] = -1
-        want[n, 0] = np.nan
-        if hp[b, n] <= 0.0:
-            continue
-        if n < n_agents:
-            if order[b, n] == ATTACK:
-                t = target[b, n]
-                if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
-                    order[b, n] = IDLE
-                    target[b, n] = -1
-                elif _len(pos[b, t, 0] - pos[b, n, 0], pos[b, t, 1] - pos[b, n, 1]) <= fire_range:
-                    if cd[b, n] <= 0.0:
-                        fire_at[n] = t
-                else:  # walk into range
-                    want[n, 0] = pos[b, t, 0]
-                    want[n, 1] = pos[b, t, 1]
-            elif order[b, n] == MOVE:
-                want[n, 0] = goal[b, n, 0]
-                want[n, 1] = goal[b, n, 1]
-        else:  # enemy on attack-move
-            t = target[b, n]
-            seen = -1
-            if t < 0 or hp[b, t] <= 0.0 or _len(pos[b, t, 0] - pos[b, n, 0], pos[b, t, 1] - pos[b, n, 1]) > fire_range:
-                t, seen = _nearest(pos, hp, uprop, b, n, 0, n_agents, fire_range, chase_range, False, False)
-                target[b, n] = t
-            if t >= 0:
-                if cd[b, n] <= 0.0:
-                    fire_at[n] = t
-            else:
-                if seen >= 0:  # chase the nearest agent in acquisition range
-                    want[n, 0] = pos[b, seen, 0]
-                    want[n, 1] = pos[b, seen, 1]
-                else:
+    min_d = radius + radius  # overlap distance
+    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
+    for _ in range(n_loops):
+        # 1. decisions, from the positions at the start of the loop
+        for n in range(n_units):
+            fire_at[n] = -1
+            want[n, 0] = np.nan
+            if hp[b, n] <= 0.0:
+                continue
+            if n < n_agents:
+                if order[b, n] == ATTACK:
+                    t = target[b, n]
+                    if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
+                        order[b, n] = IDLE
+                        target[b, n] = -1
+                    elif _len(pos[b, t, 0] - pos[b, n, 0], pos[b, t, 1] - pos[b, n, 1]) <= fire_range:
+                        if cd[b, n] <= 0.0:
+                            fire_at[n] = t
+                    else:  # walk into range
+                        want[n, 0] = pos[b, t, 0]
+                        want[n, 1] = pos[b, t, 1]
+                elif order[b, n] == MOVE:
                     want[n, 0] = goal[b, n, 0]
                     want[n, 1] = goal[b, n, 1]
-    # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
-    for n in range(n_units):
-        if hp[b, n] <= 0.0:
-            continue
-        if fire_at[n] >= 0:
-            cd[b, n] += cooldown
-            shots[b, n] += 1
-        if cd[b, n] > 0.0:
-            cd[b, n] -= 1.0
-        else:
-            cd[b, n] = 0.0
-    for n in range(n_units):
-        t = fire_at[n]
-        if t >= 0:
-            for _ in range(hits):
-                hp[b, t] = max(hp[b, t] - per_hit, 0.0)
-    # 3. walkers move
-    for n in range(n_units):
-        if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
-            continue
-        dx = want[n, 0] - pos[b, n, 0]
-        dy = want[n, 1] - pos[b, n, 1]
-        d = np.sqrt(dx * dx + dy * dy)
-        if d <= speed:
-            pos[b, n, 0] = want[n, 0]
-            pos[b, n, 1] = want[n, 1]
-            if n < n_agents and order[b, n] == MOVE:
-                order[b, n] = IDLE
-        else:
-            pos[b, n, 0] += dx / d * speed
-            pos[b, n, 1] += dy / d * speed
-    # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
-    min_d = radius + radius
-    for i in range(n_units):
-        if hp[b, i] <= 0.0:
-            continue
-        for j in range(i + 1, n_units):
-            if hp[b, j] <= 0.0:
+            else:  # enemy on attack-move
+                t = target[b, n]
+                seen = -1
+                if t < 0 or hp[b, t] <= 0.0 or _len(pos[b, t, 0] - pos[b, n, 0],
+                                                    pos[b, t, 1] - pos[b, n, 1]) > fire_range:
+                    t, seen = _nearest(pos, hp, uprop, b, n, 0, n_agents, fire_range, chase_range, False, False)
+                    target[b, n] = t
+                if t >= 0:
+                    if cd[b, n] <= 0.0:
+                        fire_at[n] = t
+                else:
+                    if seen >= 0:  # chase the nearest agent in acquisition range
+                        want[n, 0] = pos[b, seen, 0]
+                        want[n, 1] = pos[b, seen, 1]
+                    else:
+                        want[n, 0] = goal[b, n, 0]
+                        want[n, 1] = goal[b, n, 1]
+        # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
+        for n in range(n_units):
+            if hp[b, n] <= 0.0:
                 continue
-            dx = pos[b, j, 0] - pos[b, i, 0]
-            dy = pos[b, j, 1] - pos[b, i, 1]
-            d2 = dx * dx + dy * dy
-            if d2 >= min_d * min_d:
+            if fire_at[n] >= 0:
+                cd[b, n] += cooldown
+                shots[b, n] += 1
+            if cd[b, n] > 0.0:
+                cd[b, n] -= 1.0
+            else:
+                cd[b, n] = 0.0
+        for n in range(n_units):
+            t = fire_at[n]
+            if t >= 0:
+                for _ in range(hits):
+                    hp[b, t] = max(hp[b, t] - per_hit, 0.0)
+        # 3. walkers move
+        for n in range(n_units):
+            if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
                 continue
-            d = np.sqrt(d2)
-            if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
-                dx, dy, d = 1.0, 0.0, 1.0
-            push = 0.5 * (min_d - d) / d
-            pos[b, i, 0] -= dx * push
-            pos[b, i, 1] -= dy * push
-            pos[b, j, 0] += dx * push
-            pos[b, j, 1] += dy * push
-    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
-    for n in range(n_units):
-        if hp[b, n] > 0.0:
-            pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
-            pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
+            dx = want[n, 0] - pos[b, n, 0]
+            dy = want[n, 1] - pos[b, n, 1]
+            d = np.sqrt(dx * dx + dy * dy)
+            if d <= speed:
+                pos[b, n, 0] = want[n, 0]
+                pos[b, n, 1] = want[n, 1]
+                if n < n_agents and order[b, n] == MOVE:
+                    order[b, n] = IDLE
+            else:
+                pos[b, n, 0] += dx / d * speed
+                pos[b, n, 1] += dy / d * speed
+        # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
+        for i in range(n_units):
+            if hp[b, i] <= 0.0:
+                continue
+            for j in range(i + 1, n_units):
+                if hp[b, j] <= 0.0:
+                    continue
+                dx = pos[b, j, 0] - pos[b, i, 0]
+                dy = pos[b, j, 1] - pos[b, i, 1]
+                d2 = dx * dx + dy * dy
+                if d2 >= min_d * min_d:
+                    continue
+                d = np.sqrt(d2)
+                if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
+                    dx, dy, d = 1.0, 0.0, 1.0
+                push = 0.5 * (min_d - d) / d
+                pos[b, i, 0] -= dx * push
+                pos[b, i, 1] -= dy * push
+                pos[b, j, 0] += dx * push
+                pos[b, j, 1] += dy * push
+        for n in range(n_units):
+            if hp[b, n] > 0.0:
+                pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
+                pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
 
 
 @njit(cache=True)
@@ -944,7 +948,7 @@ def uniform_step_kernel(actions, active, pos, hp, sh, cd, order, goal, target, s
                         last_action, ep_step, stats, cfg, uprop, wbox, n_agents, out_reward, out_term, out_won,
                         out_dead_allies, out_dead_enemies, out_limit):
     """:func:`step_kernel` for the uniform maps (``C_UNIFORM``, the marine maps), with the game loop
-    :func:`_uniform_game_loop`.
+    :func:`_uniform_game_loops`.
 
     Why a second kernel: the marine maps need none of the shields' regeneration delay, energy,
     terrain grids and navigation tables, and every array passed from Python costs time at each call.
@@ -961,9 +965,8 @@ def uniform_step_kernel(actions, active, pos, hp, sh, cd, order, goal, target, s
         out_limit[b] = False
         if active[b]:
             _give_orders(b, actions, pos, hp, order, goal, target, shots, last_action, uprop, cfg, n_agents)
-            for _ in range(int(cfg[C_STEP_MUL])):
-                _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents,
-                                   fire_at, want)
+            _uniform_game_loops(b, int(cfg[C_STEP_MUL]), pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg,
+                                n_agents, fire_at, want)
             _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
                                     out_reward, out_term, out_won, out_limit)
         _count_dead(b, hp, n_agents, out_dead_allies, out_dead_enemies)
