@@ -184,7 +184,7 @@ def hypot(dx: float, dy: float) -> float:
     return h + (((hi - hh) - hl) + lo) / (2.0 * h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _smac_len(dx: float, dy: float) -> float:
     """Length of ``(dx, dy)`` as SMAC's ``distance`` computes it (for observations and availability).
 
@@ -192,6 +192,8 @@ def _smac_len(dx: float, dy: float) -> float:
     unless it lies within 1e-9 of SMAC's thresholds 6 and 9, where the correctly rounded
     :func:`hypot` decides. The tests ``<= 6`` and ``< 9`` are then exactly SMAC's, and a feature
     ``d / 9`` differs from SMAC's at most in the last bit of a float64, below float32 resolution.
+    Inlined by numba (``inline="always"``): as a call, it cost the observation kernel a third of its
+    time on the marine maps.
     """
     d = np.sqrt(dx * dx + dy * dy)
     if abs(d - SHOOT_RANGE) < 1e-9 or abs(d - SIGHT_RANGE) < 1e-9:
