@@ -156,13 +156,14 @@ def numpy_game_loop(pos, hp, cd, order, goal, target, A):
 
 
 def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) -> tuple[float, float]:
-    """Env steps per second of the game-loop work alone (numba ``step_kernel`` vs numpy), replaying
+    """Env steps per second of the game-loop work alone (numba ``uniform_step_kernel`` vs numpy), replaying
     the first ``steps_per_episode`` steps of a battle (agents stand, enemies walk in and fire)."""
     env = BatchedMarineEnv(n_envs, seed=0, map_name="MarineMicro_MvsM_4")
     A, B = env.n_agents, n_envs
     sc, tr = env.scenario, env.scenario.terrain
     names = ("pos", "hp", "sh", "en", "cd", "calm", "order", "goal", "target", "shots", "prev_hp",
              "dead_seen", "last_action", "ep_step", "stats")
+    uniform_names = tuple(n for n in names if n not in ("en", "calm"))
     start_state = {n: getattr(env, n).copy() for n in names}
     stop = np.ones((B, A), np.int64)
     active = np.ones(B, np.bool_)
@@ -174,9 +175,9 @@ def loop_kernels_rate(n_envs: int, seconds: float, steps_per_episode: int = 20) 
         steps, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             st = {n: v.copy() for n, v in start_state.items()}
-            for _ in range(steps_per_episode):
-                K.step_kernel(stop, active, *(st[n] for n in names), env._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox,
-                              tr.clear, tr.dist, A, reward, term, won, dead_a, dead_e, limit)
+            for _ in range(steps_per_episode):  # the kernel the env runs on this (uniform) map
+                K.uniform_step_kernel(stop, active, *(st[n] for n in uniform_names), env._cfg, sc.uprop, tr.wbox,
+                                      A, reward, term, won, dead_a, dead_e, limit)
             steps += B * steps_per_episode
         return steps / (time.perf_counter() - t0)
 

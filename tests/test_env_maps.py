@@ -414,21 +414,82 @@ def test_batched_equals_single(map_name):
                 np.testing.assert_array_equal(np.array(e.get_avail_actions()), batch.get_avail_actions()[i])
 
 
-@pytest.mark.parametrize("map_name", ["3m", "MarineMicro_MvsM_4", "10m_vs_11m"])
-def test_uniform_fast_loop_equals_general_loop(map_name):
-    """The marine maps run a specialised game loop; the general one must give the same battles."""
-    fast = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5)
-    general = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5)
-    assert fast._cfg[K.C_UNIFORM] == 1
-    general._cfg[K.C_UNIFORM] = 0
-    rng = np.random.default_rng(0)
-    for _ in range(150):
-        actions = random_actions(fast.get_avail_actions(), rng)
-        r1, t1, _ = fast.step(actions)
-        r2, t2, _ = general.step(actions)
-        np.testing.assert_array_equal(r1, r2)
-        np.testing.assert_array_equal(fast.pos, general.pos)
-        np.testing.assert_array_equal(fast.get_obs(), general.get_obs())
+STATE_ARRAYS = ("pos", "hp", "sh", "en", "cd", "calm", "order", "goal", "target", "shots", "prev_hp", "dead_seen",
+                "last_action", "ep_step", "stats")
+
+
+def assert_twins_equal(fast: BatchedMarineEnv, general: BatchedMarineEnv) -> None:
+    for name in STATE_ARRAYS:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(general, name), err_msg=name)
+    np.testing.assert_array_equal(fast.get_obs(), general.get_obs())
+    np.testing.assert_array_equal(fast.get_state(), general.get_state())
+    np.testing.assert_array_equal(fast.get_avail_actions(), general.get_avail_actions())
+
+
+def validation_codes(env: BatchedMarineEnv, rng: np.random.Generator) -> list:
+    """What validating each single action (every action id, and two out of range) of a few agents
+    returns, in the actions of ``env.step``: the error message, or None when accepted."""
+    codes = []
+    base = random_actions(env.get_avail_actions(), rng)
+    active = np.ones(env.n_envs, np.bool_)
+    uprop, pathing = env.scenario.uprop, env.scenario.terrain.pathing
+    for i in rng.choice(env.n_agents, size=min(3, env.n_agents), replace=False):
+        for a in range(-1, env.n_actions + 1):
+            actions = base.copy()
+            actions[:, i] = a
+            if env.uniform:
+                code = K.uniform_validate_kernel(actions, active, env.pos, env.hp, env._cfg, env.n_agents,
+                                                 env.n_actions)
+            else:
+                code = K.validate_kernel(actions, active, env.pos, env.hp, uprop, pathing, env.n_agents,
+                                         env.n_actions, float(env._cfg[K.C_MOVE_AMOUNT]))
+            codes.append(code)
+    return codes
+
+
+@pytest.mark.parametrize(("map_name", "extra"), [
+    ("3m", {}), ("MarineMicro_MvsM_4", {"obs_last_action": True, "state_timestep_number": True}),
+    ("10m_vs_11m", {"obs_timestep_number": True, "reward_only_positive": False, "builtin_acquire_range": 3.0}),
+    ("27m_vs_30m", {"obs_all_health": False, "state_last_action": False}),
+    ("MarineMicro_MvsM_8_dist_mirror", {"obs_instead_of_state": True, "obs_own_health": False}),
+    ("5m_vs_6m", {"builtin_enemy_pursuit": False, "move_amount": 3}),
+])
+def test_uniform_fast_paths_equal_general_kernels(map_name, extra):
+    """The marine maps run kernels specialised for one plain unit type (validate, step, observe);
+    on random battles the general kernels must give exactly the same arrays and the same verdicts
+    on valid and invalid actions."""
+    fast = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5, **extra)
+    general = BatchedMarineEnv(4, seed=3, map_name=map_name, builtin_spawn_spread=0.5, **extra)
+    assert fast.uniform
+    general.uniform = False
+    general._observe()
+    assert_twins_equal(fast, general)
+    rng_f, rng_g = np.random.default_rng(0), np.random.default_rng(0)
+    for t in range(150):
+        if t % 10 == 0:
+            assert validation_codes(fast, rng_f) == validation_codes(general, rng_g)
+        actions = random_actions(fast.get_avail_actions(), rng_f)
+        random_actions(general.get_avail_actions(), rng_g)  # keep both generators in step
+        if t % 4 == 0:  # attack whenever possible now and then: battles end sooner, both ways
+            attack = fast.get_avail_actions()[..., 6:]
+            actions = np.where(attack.any(-1), 6 + np.argmax(attack, -1), actions)
+        r1, t1, i1 = fast.step(actions)
+        r2, t2, i2 = general.step(actions)
+        np.testing.assert_array_equal(fast.reward64, general.reward64)
+        np.testing.assert_array_equal(t1, t2)
+        for key in i1:
+            np.testing.assert_array_equal(i1[key], i2[key])
+        assert_twins_equal(fast, general)
         if fast.done.all():
             fast.reset()
             general.reset()
+            assert_twins_equal(fast, general)
+    assert fast.stats[:, 1].sum() > 0  # whole battles were played
+
+
+def test_uniform_fast_path_only_on_uniform_maps():
+    """The specialised kernels need one plain ground unit type on a rectangle of pathable cells."""
+    uniform = {name for name in SMAC_MAPS if BatchedMarineEnv(1, seed=0, map_name=name).uniform}
+    assert uniform == {"3m", "8m", "25m", "5m_vs_6m", "8m_vs_9m", "10m_vs_11m", "27m_vs_30m"}
+    sc = build_scenario("8m")
+    assert sc.terrain.pathing_rect and sc.terrain.pbox == (0, 32, 8, 24)

@@ -33,6 +33,12 @@ def action_name(action: int) -> str:
     return f"attack enemy {action - len(ACTION_NAMES)}"
 
 
+def is_integer_dtype(dtype: np.dtype) -> bool:
+    """``np.issubdtype(dtype, np.integer)`` (which counts timedelta64 as an integer type), in a tenth
+    of its time: every step checks its actions with it."""
+    return dtype.kind in "ium"
+
+
 def seed_to_rng_state(seed: int) -> np.uint64:
     """Initial state of an environment's splitmix64 generator, derived from its integer seed."""
     return np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0]
@@ -79,6 +85,11 @@ class BatchedMarineEnv:
         enemy_max = float(sum(sc.uprop[mp.n_agents:, K.P_HP_MAX] + sc.uprop[mp.n_agents:, K.P_SH_MAX]))
         self.max_reward = mp.n_enemies * args["reward_death_value"] + args["reward_win"] + enemy_max
         self._cfg = self._make_cfg(args)
+        self.uniform = bool(self._cfg[K.C_UNIFORM])
+        """Whether the kernels specialised for maps of one plain unit type (``kernels.C_UNIFORM``: the
+        marine maps) run instead of the general ones. They give identical results, faster; the tests
+        set this to False on one of two twin environments to check it."""
+        self._grid_obs = bool(self._lay[K.L_PATHING] or self._lay[K.L_HEIGHT])
         B, N, A = self.n_envs, mp.n_agents + mp.n_enemies, mp.n_agents
         self.pos = np.zeros((B, N, 2))
         self.hp = np.zeros((B, N))
@@ -126,6 +137,7 @@ class BatchedMarineEnv:
         cfg[K.C_MAP_X] = MAP_SIZE
         cfg[K.C_MAP_Y] = MAP_SIZE
         cfg[K.C_NAVIGATE] = sc.terrain.navigate
+        cfg[[K.C_PATH_X0, K.C_PATH_X1, K.C_PATH_Y0, K.C_PATH_Y1]] = sc.terrain.pbox
         for index, on in sc.flags.items():
             cfg[index] = on
         cfg[K.C_STEP_MUL] = int(args["step_mul"])
@@ -162,7 +174,7 @@ class BatchedMarineEnv:
         ``continuing_episode``). Inactive environments report reward 0 and terminated False.
         """
         actions = np.asarray(actions)
-        if actions.shape != (self.n_envs, self.n_agents) or not np.issubdtype(actions.dtype, np.integer):
+        if actions.shape != (self.n_envs, self.n_agents) or not is_integer_dtype(actions.dtype):
             raise InvalidActionError(
                 f"actions must be an integer array of shape ({self.n_envs}, {self.n_agents}) "
                 f"[envs, agents], got shape {actions.shape} and dtype {actions.dtype}."
@@ -170,16 +182,26 @@ class BatchedMarineEnv:
         actions = actions.astype(np.int64, copy=False)
         active = ~self.done if active is None else self._bool_array(active, "active")
         sc = self.scenario
-        b, i, code = K.validate_kernel(actions, active, self.pos, self.hp, sc.uprop, sc.terrain.pathing,
-                                       self.n_agents, self.n_actions, float(self._cfg[K.C_MOVE_AMOUNT]))
+        tr = sc.terrain
+        if self.uniform:
+            b, i, code = K.uniform_validate_kernel(actions, active, self.pos, self.hp, self._cfg, self.n_agents,
+                                                   self.n_actions)
+        else:
+            b, i, code = K.validate_kernel(actions, active, self.pos, self.hp, sc.uprop, tr.pathing, self.n_agents,
+                                           self.n_actions, float(self._cfg[K.C_MOVE_AMOUNT]))
         if code:
             raise self._action_error(b, i, int(actions[b, i]), code)
         won, term, limit, dead_a, dead_e = self._out
-        tr = sc.terrain
-        K.step_kernel(actions, active, self.pos, self.hp, self.sh, self.en, self.cd, self.calm, self.order,
-                      self.goal, self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action,
-                      self.ep_step, self.stats, self._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox, tr.clear, tr.dist,
-                      self.n_agents, self._out_reward, term, won, dead_a, dead_e, limit)
+        if self.uniform:
+            K.uniform_step_kernel(actions, active, self.pos, self.hp, self.sh, self.cd, self.order, self.goal,
+                                  self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action,
+                                  self.ep_step, self.stats, self._cfg, sc.uprop, tr.wbox, self.n_agents,
+                                  self._out_reward, term, won, dead_a, dead_e, limit)
+        else:
+            K.step_kernel(actions, active, self.pos, self.hp, self.sh, self.en, self.cd, self.calm, self.order,
+                          self.goal, self.target, self.shots, self.prev_hp, self.dead_seen, self.last_action,
+                          self.ep_step, self.stats, self._cfg, sc.uprop, sc.pair, tr.walk, tr.wbox, tr.clear,
+                          tr.dist, self.n_agents, self._out_reward, term, won, dead_a, dead_e, limit)
         self.done |= term
         self._observe()
         info = {"battle_won": won.copy(), "dead_allies": dead_a.copy(), "dead_enemies": dead_e.copy()}
@@ -198,9 +220,13 @@ class BatchedMarineEnv:
         self._state = np.empty((B, self.layout.state_size), np.float32)
         self._avail = np.empty((B, A, self.n_actions), np.int64)
         sc = self.scenario
-        K.observe_kernel(self.pos, self.hp, self.sh, self.en, self.cd, self.last_action, self.ep_step,
-                         self._cfg, self._lay, sc.uprop, sc.terrain.pathing, sc.terrain.height, A,
-                         self.n_actions, self._obs, self._state, self._avail)
+        if self.uniform and not self._grid_obs:
+            K.uniform_observe_kernel(self.pos, self.hp, self.cd, self.last_action, self.ep_step, self._cfg,
+                                     self._lay, sc.uprop, A, self.n_actions, self._obs, self._state, self._avail)
+        else:
+            K.observe_kernel(self.pos, self.hp, self.sh, self.en, self.cd, self.last_action, self.ep_step,
+                             self._cfg, self._lay, sc.uprop, sc.terrain.pathing, sc.terrain.height, A,
+                             self.n_actions, self._obs, self._state, self._avail)
 
     def set_units(
         self,

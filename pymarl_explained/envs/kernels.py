@@ -72,12 +72,16 @@ C_SPREAD, C_ORDER_KIND, C_ACQUIRE, C_PURSUIT, C_MMM, C_MAP_X, C_MAP_Y, C_NAVIGAT
 C_ORDER_X0, C_ORDER_Y0, C_ORDER_X1, C_ORDER_Y1 = 20, 21, 22, 23
 C_HAS_SHIELD, C_HAS_LIFE_REGEN, C_HAS_ENERGY, C_HAS_HEAL, C_HAS_BANE, C_RECT = 24, 25, 26, 27, 28, 29
 C_UNIFORM = 30
-N_CFG = 31
+C_PATH_X0, C_PATH_X1, C_PATH_Y0, C_PATH_Y1 = 31, 32, 33, 34
+N_CFG = 35
 """``C_HAS_*``: some unit of the map has shields, Zerg regeneration, energy, heals, bursts (the game
 loop skips what no unit has); ``C_RECT``: every unit's walkable area is a rectangle (then keeping
 units off unwalkable ground is a clamp into it); ``C_UNIFORM``: every unit is of one plain ground
-type on a rectangle with an attack-move order (the marine maps), played by :func:`_uniform_game_loop`,
-which does the same as :func:`_game_loop` with the unit's numbers held in scalars."""
+type on a rectangle with an attack-move order and the pathing grid's pathable cells form a rectangle
+(the marine maps), played by the uniform kernels (:func:`uniform_validate_kernel`,
+:func:`uniform_step_kernel`, :func:`uniform_observe_kernel`), which compute the same as the general
+ones with the unit's numbers held in scalars; ``C_PATH_*``: the bounding box ``[x0, x1) x [y0, y1)``
+of the pathing grid's pathable cells (on a uniform map the pathable cells fill it)."""
 
 # Pair tables ``pair [3, N, N]`` (constant per map, see scenario.py).
 PAIR_REACH, PAIR_HIT, PAIR_SEP = 0, 1, 2
@@ -133,11 +137,15 @@ def _uniform(rng: np.ndarray, b: int, low: float, high: float) -> float:
 # Geometry helpers.
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
-    """Centre distance for the game's physics."""
-    dx = pos[b, j, 0] - pos[b, i, 0]
-    dy = pos[b, j, 1] - pos[b, i, 1]
+def _len(dx: float, dy: float) -> float:
+    """Length of ``(dx, dy)`` for the game's physics."""
     return np.sqrt(dx * dx + dy * dy)
+
+
+@njit(cache=True)
+def _dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
+    """Centre distance from unit ``i`` to unit ``j`` for the game's physics."""
+    return _len(pos[b, j, 0] - pos[b, i, 0], pos[b, j, 1] - pos[b, i, 1])
 
 
 @njit(cache=True)
@@ -176,21 +184,27 @@ def hypot(dx: float, dy: float) -> float:
     return h + (((hi - hh) - hl) + lo) / (2.0 * h)
 
 
-@njit(cache=True)
-def _smac_dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
-    """Centre distance as SMAC computes it (for observations and availability).
+@njit(cache=True, inline="always")
+def _smac_len(dx: float, dy: float) -> float:
+    """Length of ``(dx, dy)`` as SMAC's ``distance`` computes it (for observations and availability).
 
     ``sqrt(dx² + dy²)`` is at most one unit in the last place from ``math.hypot``; it is used as is
     unless it lies within 1e-9 of SMAC's thresholds 6 and 9, where the correctly rounded
     :func:`hypot` decides. The tests ``<= 6`` and ``< 9`` are then exactly SMAC's, and a feature
     ``d / 9`` differs from SMAC's at most in the last bit of a float64, below float32 resolution.
+    Inlined by numba (``inline="always"``): as a call, it cost the observation kernel a third of its
+    time on the marine maps.
     """
-    dx = pos[b, j, 0] - pos[b, i, 0]
-    dy = pos[b, j, 1] - pos[b, i, 1]
     d = np.sqrt(dx * dx + dy * dy)
     if abs(d - SHOOT_RANGE) < 1e-9 or abs(d - SIGHT_RANGE) < 1e-9:
         return hypot(dx, dy)
     return d
+
+
+@njit(cache=True)
+def _smac_dist(pos: np.ndarray, b: int, i: int, j: int) -> float:
+    """Centre distance from unit ``i`` to unit ``j`` as SMAC computes it (:func:`_smac_len`)."""
+    return _smac_len(pos[b, j, 0] - pos[b, i, 0], pos[b, j, 1] - pos[b, i, 1])
 
 
 @njit(cache=True)
@@ -202,16 +216,34 @@ def _pathable(pathing: np.ndarray, x: float, y: float) -> bool:
 
 
 @njit(cache=True)
-def _can_move(pathing: np.ndarray, x: float, y: float, direction: int, move_amount: float) -> bool:
-    """Direction 0..3 = north, south, east, west: is the point half a move ahead pathable?"""
+def _in_box(x: float, y: float, x0: float, x1: float, y0: float, y1: float) -> bool:
+    """:func:`_pathable` on a map whose pathable cells are exactly the cells ``x0 <= ix < x1``,
+    ``y0 <= iy < y1``: four comparisons instead of a grid look-up (the uniform maps only, see
+    ``C_UNIFORM`` and ``C_PATH_*``)."""
+    ix = int(x)
+    iy = int(y)
+    return x0 <= ix < x1 and y0 <= iy < y1
+
+
+@njit(cache=True)
+def _move_probe(x: float, y: float, direction: int, move_amount: float) -> tuple:
+    """The point half a move ahead in direction 0..3 = north, south, east, west: SMAC makes a move
+    available when this point is pathable."""
     m = move_amount / 2.0
     if direction == 0:
-        return _pathable(pathing, x, y + m)
+        return x, y + m
     if direction == 1:
-        return _pathable(pathing, x, y - m)
+        return x, y - m
     if direction == 2:
-        return _pathable(pathing, x + m, y)
-    return _pathable(pathing, x - m, y)
+        return x + m, y
+    return x - m, y
+
+
+@njit(cache=True)
+def _can_move(pathing: np.ndarray, x: float, y: float, direction: int, move_amount: float) -> bool:
+    """Direction 0..3 = north, south, east, west: is the point half a move ahead pathable?"""
+    px, py = _move_probe(x, y, direction, move_amount)
+    return _pathable(pathing, px, py)
 
 
 @njit(cache=True)
@@ -371,6 +403,43 @@ def validate_kernel(actions, active, pos, hp, uprop, pathing, n_agents, n_action
 
 
 @njit(cache=True)
+def uniform_validate_kernel(actions, active, pos, hp, cfg, n_agents, n_actions) -> tuple:
+    """:func:`validate_kernel` for the uniform maps (``C_UNIFORM``, the marine maps).
+
+    Why a second kernel: this check runs before every step, and on the marine maps the general one
+    took twice the time of the marine-only simulator it replaced. Here a move's pathing test is
+    four comparisons with the rectangle of pathable cells (:func:`_in_box`) instead of a grid
+    look-up, there are no healers, and the loop calls only helpers that take numbers: a numba
+    helper that takes arrays and calls further helpers is not inlined, and each such call costs
+    more than the test it makes. ``tests/test_env_maps.py`` checks that both kernels accept and
+    reject the same actions.
+    """
+    move_amount = cfg[C_MOVE_AMOUNT]
+    x0, x1, y0, y1 = cfg[C_PATH_X0], cfg[C_PATH_X1], cfg[C_PATH_Y0], cfg[C_PATH_Y1]
+    for b in range(actions.shape[0]):
+        if not active[b]:
+            continue
+        for i in range(n_agents):
+            a = actions[b, i]
+            if a < 0 or a >= n_actions:
+                return b, i, 1
+            if hp[b, i] <= 0.0:  # the availability rules of _action_available
+                ok = a == 0
+            elif a < 2:
+                ok = a == 1
+            elif a < 6:
+                px, py = _move_probe(pos[b, i, 0], pos[b, i, 1], a - 2, move_amount)
+                ok = _in_box(px, py, x0, x1, y0, y1)
+            else:
+                t = n_agents + a - 6
+                ok = hp[b, t] > 0.0 and _smac_len(pos[b, t, 0] - pos[b, i, 0],
+                                                  pos[b, t, 1] - pos[b, i, 1]) <= SHOOT_RANGE
+            if not ok:
+                return b, i, 2
+    return -1, -1, 0
+
+
+@njit(cache=True)
 def _nearest_foe(pos, hp, pair, b, n, first, last, max_dist, in_reach) -> int:
     """Nearest living unit in ``first..last-1`` that ``n`` can hit, within ``max_dist`` (or, with
     ``in_reach``, within ``n``'s weapon reach of it); -1 if none."""
@@ -387,20 +456,34 @@ def _nearest_foe(pos, hp, pair, b, n, first, last, max_dist, in_reach) -> int:
 
 
 @njit(cache=True)
-def _nearest_friend(pos, hp, uprop, b, n, first, last, damaged, max_dist) -> int:
-    """Nearest living non-healer friend of ``n`` (damaged ones only with ``damaged``) within ``max_dist``."""
-    best = -1
-    best_d = max_dist
+def _nearest(pos, hp, uprop, b, n, first, last, near, far, skip_healers, damaged_only) -> tuple:
+    """The living units ``j != n`` of ``first..last-1`` nearest to unit ``n`` within the distance
+    ``near`` and within ``far`` (ties: the last one; -1 for none; a negative distance finds none).
+    With ``skip_healers`` healers do not count, with ``damaged_only`` units at full health do not.
+
+    One pass answers the two questions an enemy asks on the marine maps: an agent in weapon range
+    to shoot, else one in acquisition range to chase."""
+    best_near = -1
+    best_far = -1
+    d_near = near
+    d_far = far
+    x = pos[b, n, 0]
+    y = pos[b, n, 1]
     for j in range(first, last):
-        if j == n or hp[b, j] <= 0.0 or uprop[j, P_HEAL] > 0.0:
+        if j == n or hp[b, j] <= 0.0:
             continue
-        if damaged and hp[b, j] >= uprop[j, P_HP_MAX]:
+        if skip_healers and uprop[j, P_HEAL] > 0.0:
             continue
-        d = _dist(pos, b, n, j)
-        if d <= best_d:
-            best_d = d
-            best = j
-    return best
+        if damaged_only and hp[b, j] >= uprop[j, P_HP_MAX]:
+            continue
+        d = _len(pos[b, j, 0] - x, pos[b, j, 1] - y)
+        if d <= d_near:
+            d_near = d
+            best_near = j
+        if d <= d_far:
+            d_far = d
+            best_far = j
+    return best_near, best_far
 
 
 @njit(cache=True)
@@ -539,7 +622,7 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
                 want[n, 0] = goal[b, n, 0]
                 want[n, 1] = goal[b, n, 1]
         elif healer:  # enemy medivac
-            t = _nearest_friend(pos, hp, uprop, b, n, n_agents, n_units, True, uprop[n, P_SIGHT])
+            t = _nearest(pos, hp, uprop, b, n, n_agents, n_units, uprop[n, P_SIGHT], -1.0, True, True)[0]
             target[b, n] = t
             if t >= 0:
                 if _dist(pos, b, n, t) <= pair[PAIR_REACH, n, t]:
@@ -548,7 +631,7 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
                     want[n, 0] = pos[b, t, 0]
                     want[n, 1] = pos[b, t, 1]
             else:
-                f = _nearest_friend(pos, hp, uprop, b, n, n_agents, n_units, False, 1e18)
+                f = _nearest(pos, hp, uprop, b, n, n_agents, n_units, 1e18, -1.0, True, False)[0]
                 if f >= 0 and _dist(pos, b, n, f) > MEDIVAC_FOLLOW:
                     want[n, 0] = pos[b, f, 0]
                     want[n, 1] = pos[b, f, 1]
@@ -687,10 +770,14 @@ def _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, 
 
 
 @njit(cache=True)
-def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at, want):
-    """:func:`_game_loop` for maps whose units are all of one plain ground type (no shields,
-    regeneration, heals, splash) on a rectangular walkable area, with an attack-move order: the
-    same rules, with the unit's numbers in scalars (the marine maps' speed)."""
+def _uniform_game_loops(b, n_loops, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents, fire_at,
+                        want):
+    """``n_loops`` game loops of :func:`_game_loop` for maps whose units are all of one plain ground
+    type (no shields, regeneration, heals, splash) on a rectangular walkable area, with an
+    attack-move order: the same rules, with the unit's numbers in scalars read once per step, and
+    one pass over the agents for an enemy's two searches (an agent in weapon range, else one in
+    acquisition range) where :func:`_game_loop` makes two (``tests/test_env_maps.py`` checks that
+    both loops give the same battles)."""
     n_units = pos.shape[1]
     fire_range = uprop[0, P_RANGE] + uprop[0, P_RADIUS] + uprop[0, P_RADIUS]
     damage = uprop[0, P_DAMAGE]
@@ -701,115 +788,103 @@ def _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, 
     hits = int(uprop[0, P_HITS])
     per_hit = damage - armour if damage - armour > 0.5 or armour <= 0.0 else 0.5
     acquire = cfg[C_ACQUIRE] if cfg[C_ACQUIRE] >= 0.0 else uprop[0, P_SIGHT]
-    pursuit = cfg[C_PURSUIT] != 0.0
-    # 1. decisions, from the positions at the start of the loop
-    for n in range(n_units):
-        fire_at[n] = -1
-        want[n, 0] = np.nan
-        if hp[b, n] <= 0.0:
-            continue
-        if n < n_agents:
-            if order[b, n] == ATTACK:
-                t = target[b, n]
-                if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
-                    order[b, n] = IDLE
-                    target[b, n] = -1
-                elif _dist(pos, b, n, t) <= fire_range:
-                    if cd[b, n] <= 0.0:
-                        fire_at[n] = t
-                else:  # walk into range
-                    want[n, 0] = pos[b, t, 0]
-                    want[n, 1] = pos[b, t, 1]
-            elif order[b, n] == MOVE:
-                want[n, 0] = goal[b, n, 0]
-                want[n, 1] = goal[b, n, 1]
-        else:  # enemy on attack-move
-            t = target[b, n]
-            if t < 0 or hp[b, t] <= 0.0 or _dist(pos, b, n, t) > fire_range:
-                t = _nearest_agent(pos, hp, b, n, n_agents, fire_range)
-                target[b, n] = t
-            if t >= 0:
-                if cd[b, n] <= 0.0:
-                    fire_at[n] = t
-            else:
-                seen = _nearest_agent(pos, hp, b, n, n_agents, acquire) if pursuit else -1
-                if seen >= 0:  # chase the nearest agent in acquisition range
-                    want[n, 0] = pos[b, seen, 0]
-                    want[n, 1] = pos[b, seen, 1]
-                else:
+    chase_range = acquire if cfg[C_PURSUIT] != 0.0 else -1.0  # without pursuit: never chase
+    min_d = radius + radius  # overlap distance
+    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
+    for _ in range(n_loops):
+        # 1. decisions, from the positions at the start of the loop
+        for n in range(n_units):
+            fire_at[n] = -1
+            want[n, 0] = np.nan
+            if hp[b, n] <= 0.0:
+                continue
+            if n < n_agents:
+                if order[b, n] == ATTACK:
+                    t = target[b, n]
+                    if hp[b, t] <= 0.0:  # target died: the order is finished, the unit idles
+                        order[b, n] = IDLE
+                        target[b, n] = -1
+                    elif _len(pos[b, t, 0] - pos[b, n, 0], pos[b, t, 1] - pos[b, n, 1]) <= fire_range:
+                        if cd[b, n] <= 0.0:
+                            fire_at[n] = t
+                    else:  # walk into range
+                        want[n, 0] = pos[b, t, 0]
+                        want[n, 1] = pos[b, t, 1]
+                elif order[b, n] == MOVE:
                     want[n, 0] = goal[b, n, 0]
                     want[n, 1] = goal[b, n, 1]
-    # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
-    for n in range(n_units):
-        if hp[b, n] <= 0.0:
-            continue
-        if fire_at[n] >= 0:
-            cd[b, n] += cooldown
-            shots[b, n] += 1
-        if cd[b, n] > 0.0:
-            cd[b, n] -= 1.0
-        else:
-            cd[b, n] = 0.0
-    for n in range(n_units):
-        t = fire_at[n]
-        if t >= 0:
-            for _ in range(hits):
-                hp[b, t] = max(hp[b, t] - per_hit, 0.0)
-    # 3. walkers move
-    for n in range(n_units):
-        if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
-            continue
-        dx = want[n, 0] - pos[b, n, 0]
-        dy = want[n, 1] - pos[b, n, 1]
-        d = np.sqrt(dx * dx + dy * dy)
-        if d <= speed:
-            pos[b, n, 0] = want[n, 0]
-            pos[b, n, 1] = want[n, 1]
-            if n < n_agents and order[b, n] == MOVE:
-                order[b, n] = IDLE
-        else:
-            pos[b, n, 0] += dx / d * speed
-            pos[b, n, 1] += dy / d * speed
-    # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
-    min_d = radius + radius
-    for i in range(n_units):
-        if hp[b, i] <= 0.0:
-            continue
-        for j in range(i + 1, n_units):
-            if hp[b, j] <= 0.0:
+            else:  # enemy on attack-move
+                t = target[b, n]
+                seen = -1
+                if t < 0 or hp[b, t] <= 0.0 or _len(pos[b, t, 0] - pos[b, n, 0],
+                                                    pos[b, t, 1] - pos[b, n, 1]) > fire_range:
+                    t, seen = _nearest(pos, hp, uprop, b, n, 0, n_agents, fire_range, chase_range, False, False)
+                    target[b, n] = t
+                if t >= 0:
+                    if cd[b, n] <= 0.0:
+                        fire_at[n] = t
+                else:
+                    if seen >= 0:  # chase the nearest agent in acquisition range
+                        want[n, 0] = pos[b, seen, 0]
+                        want[n, 1] = pos[b, seen, 1]
+                    else:
+                        want[n, 0] = goal[b, n, 0]
+                        want[n, 1] = goal[b, n, 1]
+        # 2. attacks land; cooldowns tick (a ready weapon cannot bank time)
+        for n in range(n_units):
+            if hp[b, n] <= 0.0:
                 continue
-            dx = pos[b, j, 0] - pos[b, i, 0]
-            dy = pos[b, j, 1] - pos[b, i, 1]
-            d2 = dx * dx + dy * dy
-            if d2 >= min_d * min_d:
+            if fire_at[n] >= 0:
+                cd[b, n] += cooldown
+                shots[b, n] += 1
+            if cd[b, n] > 0.0:
+                cd[b, n] -= 1.0
+            else:
+                cd[b, n] = 0.0
+        for n in range(n_units):
+            t = fire_at[n]
+            if t >= 0:
+                for _ in range(hits):
+                    hp[b, t] = max(hp[b, t] - per_hit, 0.0)
+        # 3. walkers move
+        for n in range(n_units):
+            if hp[b, n] <= 0.0 or np.isnan(want[n, 0]):
                 continue
-            d = np.sqrt(d2)
-            if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
-                dx, dy, d = 1.0, 0.0, 1.0
-            push = 0.5 * (min_d - d) / d
-            pos[b, i, 0] -= dx * push
-            pos[b, i, 1] -= dy * push
-            pos[b, j, 0] += dx * push
-            pos[b, j, 1] += dy * push
-    x0, x1, y0, y1 = wbox[0, 0] + radius, wbox[0, 1] - radius, wbox[0, 2] + radius, wbox[0, 3] - radius
-    for n in range(n_units):
-        if hp[b, n] > 0.0:
-            pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
-            pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
-
-
-@njit(cache=True)
-def _nearest_agent(pos, hp, b, n, n_agents, max_dist) -> int:
-    """Index of the living agent nearest to unit ``n`` within ``max_dist``, or -1 (ties: the last)."""
-    best = -1
-    best_d = max_dist
-    for j in range(n_agents):
-        if hp[b, j] > 0.0:
-            d = _dist(pos, b, n, j)
-            if d <= best_d:
-                best_d = d
-                best = j
-    return best
+            dx = want[n, 0] - pos[b, n, 0]
+            dy = want[n, 1] - pos[b, n, 1]
+            d = np.sqrt(dx * dx + dy * dy)
+            if d <= speed:
+                pos[b, n, 0] = want[n, 0]
+                pos[b, n, 1] = want[n, 1]
+                if n < n_agents and order[b, n] == MOVE:
+                    order[b, n] = IDLE
+            else:
+                pos[b, n, 0] += dx / d * speed
+                pos[b, n, 1] += dy / d * speed
+        # 4. overlapping units push each other apart, half each; then clamp into the walkable rectangle
+        for i in range(n_units):
+            if hp[b, i] <= 0.0:
+                continue
+            for j in range(i + 1, n_units):
+                if hp[b, j] <= 0.0:
+                    continue
+                dx = pos[b, j, 0] - pos[b, i, 0]
+                dy = pos[b, j, 1] - pos[b, i, 1]
+                d2 = dx * dx + dy * dy
+                if d2 >= min_d * min_d:
+                    continue
+                d = np.sqrt(d2)
+                if d < 1e-9:  # exactly on top of each other: separate along x, lower index left
+                    dx, dy, d = 1.0, 0.0, 1.0
+                push = 0.5 * (min_d - d) / d
+                pos[b, i, 0] -= dx * push
+                pos[b, i, 1] -= dy * push
+                pos[b, j, 0] += dx * push
+                pos[b, j, 1] += dy * push
+        for n in range(n_units):
+            if hp[b, n] > 0.0:
+                pos[b, n, 0] = min(max(pos[b, n, 0], x0), x1)
+                pos[b, n, 1] = min(max(pos[b, n, 1], y0), y1)
 
 
 @njit(cache=True)
@@ -855,61 +930,97 @@ def step_kernel(actions, active, pos, hp, sh, en, cd, calm, order, goal, target,
     want = np.empty((n_units, 2))
     alive0 = np.empty(n_units, np.bool_)
     start = np.empty((n_units, 2))
-    move_amount = cfg[C_MOVE_AMOUNT]
     for b in range(pos.shape[0]):
         out_reward[b] = 0.0
         out_term[b] = False
         out_won[b] = False
         out_limit[b] = False
         if active[b]:
-            # orders (SMAC: stop, move to a point move_amount away, attack or heal a unit)
-            for i in range(n_agents):
-                a = actions[b, i]
-                last_action[b, i] = a
-                shots[b, i] = 0
-                if hp[b, i] <= 0.0:
-                    continue
-                if a == 1:
-                    order[b, i] = IDLE
-                    target[b, i] = -1
-                elif 2 <= a <= 5:
-                    order[b, i] = MOVE
-                    target[b, i] = -1
-                    goal[b, i, 0] = pos[b, i, 0]
-                    goal[b, i, 1] = pos[b, i, 1]
-                    if a == 2:
-                        goal[b, i, 1] += move_amount
-                    elif a == 3:
-                        goal[b, i, 1] -= move_amount
-                    elif a == 4:
-                        goal[b, i, 0] += move_amount
-                    else:
-                        goal[b, i, 0] -= move_amount
-                elif a >= 6:
-                    order[b, i] = ATTACK
-                    target[b, i] = a - 6 if _heals_allies(uprop, i) else n_agents + a - 6
-            for n in range(n_agents, n_units):
-                shots[b, n] = 0
-            uniform = cfg[C_UNIFORM] != 0.0
+            _give_orders(b, actions, pos, hp, order, goal, target, shots, last_action, uprop, cfg, n_agents)
             for _ in range(int(cfg[C_STEP_MUL])):
-                if uniform:
-                    _uniform_game_loop(b, pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg, n_agents,
-                                       fire_at, want)
-                else:
-                    _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk,
-                               wbox, clear, dist, cfg, n_agents, fire_at, heal_at, want, alive0, start)
+                _game_loop(b, pos, hp, sh, en, cd, calm, order, goal, target, shots, uprop, pair, walk,
+                           wbox, clear, dist, cfg, n_agents, fire_at, heal_at, want, alive0, start)
             _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
                                     out_reward, out_term, out_won, out_limit)
-        dead_a = 0
-        dead_e = 0
-        for n in range(n_units):
-            if hp[b, n] <= 0.0:
-                if n < n_agents:
-                    dead_a += 1
-                else:
-                    dead_e += 1
-        out_dead_allies[b] = dead_a
-        out_dead_enemies[b] = dead_e
+        _count_dead(b, hp, n_agents, out_dead_allies, out_dead_enemies)
+
+
+@njit(cache=True)
+def uniform_step_kernel(actions, active, pos, hp, sh, cd, order, goal, target, shots, prev_hp, dead_seen,
+                        last_action, ep_step, stats, cfg, uprop, wbox, n_agents, out_reward, out_term, out_won,
+                        out_dead_allies, out_dead_enemies, out_limit):
+    """:func:`step_kernel` for the uniform maps (``C_UNIFORM``, the marine maps), with the game loop
+    :func:`_uniform_game_loops`.
+
+    Why a second kernel: the marine maps need none of the shields' regeneration delay, energy,
+    terrain grids and navigation tables, and every array passed from Python costs time at each call.
+    ``tests/test_env_maps.py`` checks that it gives the same battles as :func:`step_kernel`, bit for
+    bit.
+    """
+    n_units = pos.shape[1]
+    fire_at = np.empty(n_units, np.int64)
+    want = np.empty((n_units, 2))
+    for b in range(pos.shape[0]):
+        out_reward[b] = 0.0
+        out_term[b] = False
+        out_won[b] = False
+        out_limit[b] = False
+        if active[b]:
+            _give_orders(b, actions, pos, hp, order, goal, target, shots, last_action, uprop, cfg, n_agents)
+            _uniform_game_loops(b, int(cfg[C_STEP_MUL]), pos, hp, cd, order, goal, target, shots, uprop, wbox, cfg,
+                                n_agents, fire_at, want)
+            _reward_and_termination(b, hp, sh, prev_hp, dead_seen, ep_step, stats, cfg, uprop, n_agents,
+                                    out_reward, out_term, out_won, out_limit)
+        _count_dead(b, hp, n_agents, out_dead_allies, out_dead_enemies)
+
+
+@njit(cache=True)
+def _give_orders(b, actions, pos, hp, order, goal, target, shots, last_action, uprop, cfg, n_agents):
+    """SMAC's orders from the agents' actions in environment ``b`` (stop, move to a point
+    ``move_amount`` away, attack or heal a unit); every unit's count of attacks restarts."""
+    move_amount = cfg[C_MOVE_AMOUNT]
+    for i in range(n_agents):
+        a = actions[b, i]
+        last_action[b, i] = a
+        shots[b, i] = 0
+        if hp[b, i] <= 0.0:
+            continue
+        if a == 1:
+            order[b, i] = IDLE
+            target[b, i] = -1
+        elif 2 <= a <= 5:
+            order[b, i] = MOVE
+            target[b, i] = -1
+            goal[b, i, 0] = pos[b, i, 0]
+            goal[b, i, 1] = pos[b, i, 1]
+            if a == 2:
+                goal[b, i, 1] += move_amount
+            elif a == 3:
+                goal[b, i, 1] -= move_amount
+            elif a == 4:
+                goal[b, i, 0] += move_amount
+            else:
+                goal[b, i, 0] -= move_amount
+        elif a >= 6:
+            order[b, i] = ATTACK
+            target[b, i] = a - 6 if _heals_allies(uprop, i) else n_agents + a - 6
+    for n in range(n_agents, pos.shape[1]):
+        shots[b, n] = 0
+
+
+@njit(cache=True)
+def _count_dead(b, hp, n_agents, out_dead_allies, out_dead_enemies):
+    """SMAC's ``dead_allies`` and ``dead_enemies`` of environment ``b``."""
+    dead_a = 0
+    dead_e = 0
+    for n in range(hp.shape[1]):
+        if hp[b, n] <= 0.0:
+            if n < n_agents:
+                dead_a += 1
+            else:
+                dead_e += 1
+    out_dead_allies[b] = dead_a
+    out_dead_enemies[b] = dead_e
 
 
 @njit(cache=True)
@@ -1126,6 +1237,145 @@ def observe_kernel(pos, hp, sh, en, cd, last_action, ep_step, cfg, lay, uprop, p
                     st[o + 3] = sh[b, t] / uprop[t, P_SH_MAX]
                 if bits > 0:
                     st[o + ef - bits + int(uprop[t, P_TBIT])] = 1.0
+        o = base + ef * n_enemies
+        if lay[L_STATE_LAST]:
+            for i in range(n_agents):
+                if last_action[b, i] >= 0:
+                    st[o + i * n_actions + last_action[b, i]] = 1.0
+            o += n_agents * n_actions
+        if lay[L_STATE_T]:
+            st[o] = ep_step[b] / limit
+
+
+@njit(cache=True)
+def uniform_observe_kernel(pos, hp, cd, last_action, ep_step, cfg, lay, uprop, n_agents, n_actions,
+                           obs, state, avail):
+    """:func:`observe_kernel` for the uniform maps (``C_UNIFORM``, the marine maps) without the grid
+    features (``obs_pathing_grid``, ``obs_terrain_height``: the general kernel computes those).
+
+    Why a second kernel: observations, states and masks are computed after every step, and the
+    general kernel's per-unit tables, shields, medivac rules and pathing grid made the marine maps
+    slower than with the marine-only simulator it replaced. Here the one unit type's numbers are
+    scalars, there are no shields, a move's pathing test is :func:`_in_box`, and each distance is
+    computed from differences the features reuse. ``tests/test_env_maps.py`` checks that both
+    kernels give identical arrays.
+    """
+    n_units = pos.shape[1]
+    n_enemies = n_units - n_agents
+    move_amount = cfg[C_MOVE_AMOUNT]
+    limit = cfg[C_LIMIT]
+    enemy_feat = lay[L_ENEMY_FEAT]
+    ally_feat = lay[L_ALLY_FEAT]
+    health_feat = lay[L_ALL_HEALTH] != 0
+    bits = lay[L_BITS]
+    hp_max = uprop[0, P_HP_MAX]
+    max_cd = uprop[0, P_MAX_CD]
+    tbit = int(uprop[0, P_TBIT])
+    map_x = cfg[C_MAP_X]
+    map_y = cfg[C_MAP_Y]
+    x0, x1, y0, y1 = cfg[C_PATH_X0], cfg[C_PATH_X1], cfg[C_PATH_Y0], cfg[C_PATH_Y1]
+    cx = map_x / 2.0
+    cy = map_y / 2.0
+    obs[:] = 0.0
+    state[:] = 0.0
+    avail[:] = 0
+    for b in range(pos.shape[0]):
+        for i in range(n_agents):
+            ob = obs[b, i]
+            av = avail[b, i]
+            if lay[L_OBS_T]:
+                ob[lay[L_OBS_SIZE] - 1] = ep_step[b] / limit
+            if hp[b, i] <= 0.0:
+                av[0] = 1
+                continue
+            x = pos[b, i, 0]
+            y = pos[b, i, 1]
+            av[1] = 1
+            for k in range(4):
+                px, py = _move_probe(x, y, k, move_amount)
+                if _in_box(px, py, x0, x1, y0, y1):
+                    av[2 + k] = 1
+                    ob[k] = 1.0
+            for e in range(n_enemies):
+                t = n_agents + e
+                if hp[b, t] <= 0.0:
+                    continue
+                dx = pos[b, t, 0] - x
+                dy = pos[b, t, 1] - y
+                d = _smac_len(dx, dy)
+                if d <= SHOOT_RANGE:
+                    av[6 + e] = 1
+                if d < SIGHT_RANGE:
+                    o = lay[L_ENEMY_OFF] + e * enemy_feat
+                    ob[o] = av[6 + e]
+                    ob[o + 1] = d / SIGHT_RANGE
+                    ob[o + 2] = dx / SIGHT_RANGE
+                    ob[o + 3] = dy / SIGHT_RANGE
+                    o += 4
+                    if health_feat:
+                        ob[o] = hp[b, t] / hp_max
+                        o += 1
+                    if bits > 0:
+                        ob[o + tbit] = 1.0
+            k = 0
+            for j in range(n_agents):
+                if j == i:
+                    continue
+                if hp[b, j] <= 0.0:
+                    k += 1
+                    continue
+                dx = pos[b, j, 0] - x
+                dy = pos[b, j, 1] - y
+                d = _smac_len(dx, dy)
+                if d < SIGHT_RANGE:
+                    o = lay[L_ALLY_OFF] + k * ally_feat
+                    ob[o] = 1.0
+                    ob[o + 1] = d / SIGHT_RANGE
+                    ob[o + 2] = dx / SIGHT_RANGE
+                    ob[o + 3] = dy / SIGHT_RANGE
+                    o += 4
+                    if health_feat:
+                        ob[o] = hp[b, j] / hp_max
+                        o += 1
+                    if bits > 0:
+                        ob[o + tbit] = 1.0
+                        o += bits
+                    if lay[L_OBS_LAST] and last_action[b, j] >= 0:
+                        ob[o + last_action[b, j]] = 1.0
+                k += 1
+            o = lay[L_OWN_OFF]
+            if lay[L_OWN_HEALTH]:
+                ob[o] = hp[b, i] / hp_max
+                o += 1
+            if bits > 0:
+                ob[o + tbit] = 1.0
+        st = state[b]
+        if lay[L_OBS_AS_STATE]:
+            size = lay[L_OBS_SIZE]
+            for i in range(n_agents):
+                st[i * size:(i + 1) * size] = obs[b, i]
+            continue
+        af = lay[L_ALLY_STATE]
+        for i in range(n_agents):
+            if hp[b, i] > 0.0:
+                o = af * i
+                st[o] = hp[b, i] / hp_max
+                st[o + 1] = max(cd[b, i], 0.0) / max_cd
+                st[o + 2] = (pos[b, i, 0] - cx) / map_x
+                st[o + 3] = (pos[b, i, 1] - cy) / map_y
+                if bits > 0:
+                    st[o + af - bits + tbit] = 1.0
+        base = af * n_agents
+        ef = lay[L_ENEMY_STATE]
+        for e in range(n_enemies):
+            t = n_agents + e
+            if hp[b, t] > 0.0:
+                o = base + ef * e
+                st[o] = hp[b, t] / hp_max
+                st[o + 1] = (pos[b, t, 0] - cx) / map_x
+                st[o + 2] = (pos[b, t, 1] - cy) / map_y
+                if bits > 0:
+                    st[o + ef - bits + tbit] = 1.0
         o = base + ef * n_enemies
         if lay[L_STATE_LAST]:
             for i in range(n_agents):

@@ -15,7 +15,7 @@ import numpy as np
 
 from pymarl_explained.errors import InvalidActionError
 
-from .batched import BatchedMarineEnv, env_info
+from .batched import BatchedMarineEnv, env_info, is_integer_dtype
 from .multiagentenv import MultiAgentEnv
 from .replay import ReplayRecorder, draw_frame, map_drawing, replay_meta, save_replay_file, snapshot
 
@@ -157,7 +157,7 @@ def _as_action_row(actions: Any, n_agents: int) -> np.ndarray:
     if arr.ndim != 1 or arr.shape[0] != n_agents:
         got = arr.shape[0] if arr.ndim == 1 else f"an array of shape {arr.shape}"
         raise InvalidActionError(f"step() needs one action per agent: {n_agents} actions, got {got}.")
-    if not np.issubdtype(arr.dtype, np.integer):
+    if not is_integer_dtype(arr.dtype):
         if not np.all(np.mod(arr.astype(float), 1) == 0):
             raise InvalidActionError(f"actions must be integers, got {arr.tolist()}.")
         arr = arr.astype(np.int64)

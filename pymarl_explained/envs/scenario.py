@@ -67,6 +67,10 @@ class Terrain:
     """[3, 4] bounding box (x0, x1, y0, y1) of each mover's walkable cells."""
     rect: tuple[bool, bool, bool]
     """Whether each mover's walkable cells fill their bounding box."""
+    pbox: tuple[int, int, int, int]
+    """Bounding box (x0, x1, y0, y1) of the pathing grid's pathable cells."""
+    pathing_rect: bool
+    """Whether the pathable cells fill ``pbox`` (then SMAC's pathing test is four comparisons)."""
     clear: np.ndarray
     dist: np.ndarray
     navigate: bool
@@ -86,9 +90,12 @@ def get_terrain(map_key: str) -> Terrain:
         xs, ys = np.nonzero(walk[m])
         wbox[m] = [xs.min(), xs.max() + 1, ys.min(), ys.max() + 1]
         rect.append(bool(walk[m][xs.min():xs.max() + 1, ys.min():ys.max() + 1].all()))
+    xs, ys = np.nonzero(pathing)
+    pbox = (int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1)
+    pathing_rect = bool(pathing[pbox[0]:pbox[1], pbox[2]:pbox[3]].all())
     for arr in (pathing, height, cliff, walk, wbox, clear, dist):
         arr.setflags(write=False)
-    return Terrain(pathing, height, cliff, walk, wbox, tuple(rect), clear, dist, not convex)
+    return Terrain(pathing, height, cliff, walk, wbox, tuple(rect), pbox, pathing_rect, clear, dist, not convex)
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,9 @@ def _build(name: str) -> Scenario:
     plain = (bool(np.all(uprop == uprop[0])) and types[0].mover == GROUND and types[0].splash == 0
              and types[0].heal_rate == 0 and types[0].shield == 0 and types[0].life_regen == 0
              and types[0].speed > 0 and types[0].damage > 0 and types[0].hits_ground)
-    flags[K.C_UNIFORM] = plain and flags[K.C_RECT] and kind == ORDER_POINT
+    no_shield_bits = params.shield_bits_ally == 0 and params.shield_bits_enemy == 0
+    flags[K.C_UNIFORM] = (plain and flags[K.C_RECT] and kind == ORDER_POINT and terrain.pathing_rect
+                          and no_shield_bits and params.map_type != "MMM")
     for arr in (uprop, pair, unit_group, unit_offset, ally_block, order_points):
         arr.setflags(write=False)
     return Scenario(params, terrain, tuple(types), uprop, pair, flags, np.array(points, float),
