@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# QMIX on MarineMicro_MvsM_4 with the built-in simulator: about 6 minutes on one CPU core.
+# QMIX on MarineMicro_MvsM_4 with the built-in simulator: about 3 minutes on one CPU core (README, Quickstart).
 TRAIN_T_MAX ?= 60000
 RESULTS ?= results
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))

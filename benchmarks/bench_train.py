@@ -137,17 +137,47 @@ def bench_train_step(repeats: int, alg: str = "qmix", pymarl_src: str | None = N
     return results
 
 
-def bench_end_to_end(steps: int) -> dict[str, float]:
+def bench_end_to_end(steps: int, threads: int = 1) -> dict[str, float]:
+    """``train()`` for ``steps`` env steps with PyMARL's QMIX defaults; also the time spent inside
+    ``EpisodeRunner.run`` (training and test episodes: acting and the env) and ``QLearner.train``."""
+    from pymarl_explained.learners.q_learner import QLearner
+
     logging.getLogger("pymarl").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config("qmix", "sc2", {
-            "env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps,
-            "seed": 0, "progress_bar": False, "local_results_path": tmp, "test_interval": 5000, "test_nepisode": 32,
-        })
+    parts = {"train_episodes_s": 0.0, "train_episode_steps": 0, "test_episodes_s": 0.0,
+             "learner_s": 0.0, "learner_calls": 0}
+    run_episode, learner_train = EpisodeRunner.run, QLearner.train
+
+    def timed_run(self, test_mode: bool = False):
         start = time.perf_counter()
-        run = train(config)
-        elapsed = time.perf_counter() - start
-    return {"env_steps": run.t_env, "seconds": elapsed, "steps_per_s": run.t_env / elapsed}
+        batch = run_episode(self, test_mode)
+        if test_mode:
+            parts["test_episodes_s"] += time.perf_counter() - start
+        else:
+            parts["train_episodes_s"] += time.perf_counter() - start
+            parts["train_episode_steps"] += int(batch["filled"].sum())
+        return batch
+
+    def timed_train(self, *args, **kwargs):
+        start = time.perf_counter()
+        stats = learner_train(self, *args, **kwargs)
+        parts["learner_s"] += time.perf_counter() - start
+        parts["learner_calls"] += 1
+        return stats
+
+    EpisodeRunner.run, QLearner.train = timed_run, timed_train
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = load_config("qmix", "sc2", {
+                "env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps,
+                "seed": 1, "progress_bar": False, "local_results_path": tmp, "test_interval": 5000,
+                "test_nepisode": 32, "save_model": False, "use_tensorboard": False, "torch_threads": threads,
+            })
+            start = time.perf_counter()
+            run = train(config)
+            elapsed = time.perf_counter() - start
+    finally:
+        EpisodeRunner.run, QLearner.train = run_episode, learner_train
+    return {"env_steps": run.t_env, "seconds": elapsed, "steps_per_s": run.t_env / elapsed, **parts}
 
 
 def main() -> None:
@@ -155,7 +185,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--e2e-steps", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (training's torch_threads default is 1; 0: torch's default)")
+                        help="torch threads, also the end-to-end run's torch_threads (default 1; 0: torch's default)")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
     parser.add_argument("--no-keep-freed-memory", action="store_true",
                         help="leave glibc's malloc thresholds alone (training raises them, utils/allocator.py)")
@@ -180,9 +210,13 @@ def main() -> None:
         print("    first-step losses (same weights, same batch): "
               + ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items()))
     if args.e2e_steps:
-        e = bench_end_to_end(args.e2e_steps)
+        e = bench_end_to_end(args.e2e_steps, args.threads)
         print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "
               f"= {e['steps_per_s']:.0f} env steps/s")
+        print(f"  training episodes (acting + env): {e['train_episodes_s']:.1f} s = "
+              f"{e['train_episodes_s'] / max(e['train_episode_steps'], 1) * 1e6:.0f} us per env step; "
+              f"learner.train: {e['learner_s']:.1f} s = {e['learner_s'] / max(e['learner_calls'], 1) * 1e3:.1f} ms "
+              f"per call ({e['learner_calls']} calls); test episodes: {e['test_episodes_s']:.1f} s")
 
 
 if __name__ == "__main__":
