@@ -259,6 +259,28 @@ def test_qtran_mixer_shapes_and_agent_order(arch, size):
         QTranBase(make_args(network_size="huge"))
 
 
+def test_qtran_summed_encoding_equals_encoding_each_agent_then_summing():
+    """The last Linear of the action encoder runs after the sum over agents (fewer rows): the same
+    values as PyMARL's order (encode every agent, then sum), gradients included."""
+    torch.manual_seed(3)
+    mixer = QTranBase(make_args(qtran_arch="qtran_paper", network_size="small"))
+    hidden = torch.randn(4, 5, 2, 8, requires_grad=True)
+    actions = torch.nn.functional.one_hot(torch.randint(0, 3, (4, 5, 2)), 3).float()
+    fast = mixer.summed_action_encoding(hidden, actions)
+    plain = mixer.action_encoding(torch.cat([hidden, actions], dim=-1)).sum(dim=2)
+    assert fast.shape == plain.shape == (4, 5, 8 + 3)
+    assert torch.allclose(fast, plain, atol=1e-6)
+    weights = torch.randn_like(plain)
+    grads_fast = torch.autograd.grad((fast * weights).sum(), [hidden, *mixer.action_encoding.parameters()])
+    grads_plain = torch.autograd.grad((plain * weights).sum(), [hidden, *mixer.action_encoding.parameters()])
+    for g_fast, g_plain in zip(grads_fast, grads_plain, strict=True):
+        assert torch.allclose(g_fast, g_plain, atol=1e-5)
+    states = torch.randn(4, 5, 5)
+    q, v = mixer(states, hidden, actions)
+    assert torch.equal(mixer.joint_q(states, hidden, actions), q)
+    assert torch.equal(v, mixer.V(states))
+
+
 @pytest.mark.parametrize("double_q", [True, False])
 def test_qtran_learner_trains(double_q):
     learner = build_learner("qtran", double_q=double_q, target_update_interval=1)

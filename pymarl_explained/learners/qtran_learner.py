@@ -144,9 +144,9 @@ class QTranLearner:
                 next_greedy = current_greedy[:, 1:]
             else:
                 next_greedy = _greedy_onehot(target_mac_out.masked_fill(avail_actions == 0, UNAVAILABLE_Q))[:, 1:]
-            target_joint_qs, _ = self.target_mixer(states[:, 1:], target_hidden[:, 1:], next_greedy)
+            target_joint_qs = self.target_mixer.joint_q(states[:, 1:], target_hidden[:, 1:], next_greedy)
             # the current network at the current greedy action, as the paper's authors advised PyMARL
-            max_joint_qs, _ = self.mixer(states[:, :-1], hidden_states[:, :-1], current_greedy[:, :-1])
+            max_joint_qs = self.mixer.joint_q(states[:, :-1], hidden_states[:, :-1], current_greedy[:, :-1])
 
         losses = qtran_losses(
             joint_qs, vs, target_joint_qs, max_joint_qs,
