@@ -8,21 +8,32 @@
    interleaved, median of several repeats, reported as a ratio. With ``--pymarl-src DIR`` (the
    ``src`` folder of an oxwhirl/pymarl checkout) PyMARL's own learner runs in the same loop, with
    the same weights and batch (its first loss is printed next to ours).
-2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults (episode
-   runner, batch 32, buffer 5000; test phases of 32 episodes every 5,000 steps), env steps per
-   second including acting, training and tests.
+2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults for SMAC
+   (episode runner, batch 32, buffer 5000; test phases of 32 episodes every 10,000 steps), env steps
+   per second including start-up, acting, training and tests, and where the time went.
+3. ``--e2e-compare REV``: the same end-to-end run with ``pymarl_explained`` at git revision ``REV``
+   (extracted into a temporary folder) and with this tree, in alternating subprocesses so that both
+   see the same machine, after one warm-up run each (numba's caches); the median of each and of
+   the per-pair ratios. The absolute rate depends much on the machine (the same code has measured
+   2x apart on this project's machines); the ratio is what carries over.
 
     python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix] [--pymarl-src DIR]
+    python benchmarks/bench_train.py --repeats 0 --e2e-steps 20000 --e2e-compare 3e5228b --e2e-pairs 3
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -137,6 +148,14 @@ def bench_train_step(repeats: int, alg: str = "qmix", pymarl_src: str | None = N
     return results
 
 
+def _e2e_config(steps: int, results: str, threads: int = 1) -> dict:
+    """``train()``'s settings for the end-to-end runs: PyMARL's QMIX and SMAC defaults on
+    MarineMicro_MvsM_4 with the built-in simulator; no progress bar, checkpoints or TensorBoard."""
+    return {"env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps, "seed": 1,
+            "progress_bar": False, "local_results_path": results, "save_model": False, "use_tensorboard": False,
+            "torch_threads": threads}
+
+
 def bench_end_to_end(steps: int, threads: int = 1) -> dict[str, float]:
     """``train()`` for ``steps`` env steps with PyMARL's QMIX defaults; also the time spent inside
     ``EpisodeRunner.run`` (training and test episodes: acting and the env) and ``QLearner.train``."""
@@ -167,11 +186,7 @@ def bench_end_to_end(steps: int, threads: int = 1) -> dict[str, float]:
     EpisodeRunner.run, QLearner.train = timed_run, timed_train
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config("qmix", "sc2", {
-                "env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin", "t_max": steps,
-                "seed": 1, "progress_bar": False, "local_results_path": tmp, "test_interval": 5000,
-                "test_nepisode": 32, "save_model": False, "use_tensorboard": False, "torch_threads": threads,
-            })
+            config = load_config("qmix", "sc2", _e2e_config(steps, tmp, threads))
             start = time.perf_counter()
             run = train(config)
             elapsed = time.perf_counter() - start
@@ -180,12 +195,61 @@ def bench_end_to_end(steps: int, threads: int = 1) -> dict[str, float]:
     return {"env_steps": run.t_env, "seconds": elapsed, "steps_per_s": run.t_env / elapsed, **parts}
 
 
+# one end-to-end run in a fresh interpreter, with whichever pymarl_explained PYTHONPATH names
+_E2E_CODE = """
+import json, logging, sys, tempfile, time
+from pymarl_explained import load_config, train
+steps, config = int(sys.argv[1]), json.loads(sys.argv[2])
+logging.getLogger("pymarl").setLevel(logging.WARNING)
+with tempfile.TemporaryDirectory() as tmp:
+    start = time.perf_counter()
+    run = train(load_config("qmix", "sc2", {**config, "local_results_path": tmp}))
+    elapsed = time.perf_counter() - start
+print(json.dumps({"env_steps": run.t_env, "seconds": elapsed}))
+"""
+
+
+def _e2e_subprocess(package_parent: str, steps: int) -> float:
+    """Env steps per second of one end-to-end run of the package under ``package_parent``."""
+    config = json.dumps(_e2e_config(steps, ""))
+    environ = dict(os.environ, PYTHONPATH=package_parent)
+    out = subprocess.run([sys.executable, "-c", _E2E_CODE, str(steps), config], env=environ, capture_output=True,
+                         text=True, cwd=tempfile.gettempdir())
+    if out.returncode != 0:
+        raise SystemExit(f"the end-to-end run under {package_parent} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["env_steps"] / result["seconds"]
+
+
+def compare_end_to_end(rev: str, steps: int, pairs: int) -> None:
+    """This tree against git ``rev``: alternating end-to-end runs, medians and the median ratio."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "pymarl_explained"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        for path in (old, str(root)):  # numba compiles into each version's cache once
+            _e2e_subprocess(path, 500)
+        old_rates, new_rates = [], []
+        for _ in range(pairs):
+            old_rates.append(_e2e_subprocess(old, steps))
+            new_rates.append(_e2e_subprocess(str(root), steps))
+        ratio = statistics.median(n / o for n, o in zip(new_rates, old_rates, strict=True))
+        print(f"End to end, QMIX defaults, {steps} env steps, {pairs} alternating pairs: {rev}: "
+              f"{statistics.median(old_rates):.0f} env steps/s ({', '.join(f'{r:.0f}' for r in old_rates)}); "
+              f"this tree: {statistics.median(new_rates):.0f} ({', '.join(f'{r:.0f}' for r in new_rates)}); "
+              f"this tree / {rev} = {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--e2e-steps", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads, also the end-to-end run's torch_threads (default 1; 0: torch's default)")
+    parser.add_argument("--e2e-compare", metavar="REV", default=None,
+                        help="also run the end-to-end benchmark with the package at git revision REV, alternating")
+    parser.add_argument("--e2e-pairs", type=int, default=3, help="alternating run pairs of --e2e-compare")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
     parser.add_argument("--no-keep-freed-memory", action="store_true",
                         help="leave glibc's malloc thresholds alone (training raises them, utils/allocator.py)")
@@ -198,6 +262,15 @@ def main() -> None:
         keep_freed_memory()
     print(f"torch {th.__version__}, {th.get_num_threads()} threads, GRU kernel: {gru_kernel_in_use()}, "
           f"freed memory kept: {not args.no_keep_freed_memory}")
+    if args.repeats > 0:
+        print_train_step(args)
+    if args.e2e_steps:
+        print_end_to_end(args)
+    if args.e2e_compare:
+        compare_end_to_end(args.e2e_compare, args.e2e_steps or 20000, args.e2e_pairs)
+
+
+def print_train_step(args) -> None:
     print(f"{args.config} train step on MarineMicro_MvsM_4 batches (median of {args.repeats}):")
     pymarl_head = f" {'PyMARL own':>11} {'PyMARL/ours':>11}" if args.pymarl_src else ""
     print(f"  {'batch':28} {'T':>3} {'mean len':>8} {'per-step':>11} {'whole-sequence':>15} {'ratio':>6}{pymarl_head}")
@@ -209,15 +282,18 @@ def main() -> None:
         print(line)
         print("    first-step losses (same weights, same batch): "
               + ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items()))
-    if args.e2e_steps:
-        e = bench_end_to_end(args.e2e_steps, args.threads)
-        print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "
-              f"= {e['steps_per_s']:.0f} env steps/s")
-        print(f"  training episodes (acting + env): {e['train_episodes_s']:.1f} s = "
-              f"{e['train_episodes_s'] / max(e['train_episode_steps'], 1) * 1e6:.0f} us per env step; "
-              f"learner.train: {e['learner_s']:.1f} s = {e['learner_s'] / max(e['learner_calls'], 1) * 1e3:.1f} ms "
-              f"per call ({e['learner_calls']} calls); test episodes: {e['test_episodes_s']:.1f} s")
 
+
+def print_end_to_end(args) -> None:
+    e = bench_end_to_end(args.e2e_steps, args.threads)
+    rest = e["seconds"] - e["train_episodes_s"] - e["learner_s"] - e["test_episodes_s"]
+    print(f"End to end, QMIX defaults, MarineMicro_MvsM_4: {e['env_steps']} env steps in {e['seconds']:.1f} s "
+          f"= {e['steps_per_s']:.0f} env steps/s")
+    print(f"  training episodes (acting + env): {e['train_episodes_s']:.1f} s = "
+          f"{e['train_episodes_s'] / max(e['train_episode_steps'], 1) * 1e6:.0f} us per env step; "
+          f"learner.train: {e['learner_s']:.1f} s = {e['learner_s'] / max(e['learner_calls'], 1) * 1e3:.1f} ms "
+          f"per call ({e['learner_calls']} calls); test episodes: {e['test_episodes_s']:.1f} s; "
+          f"start-up and the rest: {rest:.1f} s")
 
 if __name__ == "__main__":
     main()
