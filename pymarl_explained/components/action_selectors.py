@@ -12,6 +12,7 @@ import torch
 from torch.distributions import Categorical
 
 from pymarl_explained.components.epsilon_schedules import DecayThenFlatSchedule
+from pymarl_explained.modules.agents.gru_kernel import compiled_for
 from pymarl_explained.utils.registry import Registry
 from pymarl_explained.utils.rl_utils import UNAVAILABLE_Q
 
@@ -79,6 +80,10 @@ class EpsilonGreedyActionSelector:
         self.epsilon = self.schedule.eval(t_env)
         if test_mode:
             self.epsilon = getattr(self.args, "evaluation_epsilon", 0.0)
+
+        kernels = None if agent_inputs.requires_grad else compiled_for(agent_inputs)
+        if kernels is not None:  # the lines below in one compiled call: the same actions, the same random draws
+            return kernels.epsilon_greedy(agent_inputs, avail_actions, float(self.epsilon), UNAVAILABLE_Q)
 
         # Unavailable actions can never be the argmax.
         masked_q_values = agent_inputs.clone()

@@ -9,6 +9,7 @@
 // floats through main memory (measured slower). The backward pass runs the recurrence in reverse:
 // per step the gate gradients, then the gradient of h_{t-1} and of x_t, and the weight gradients
 // accumulated step by step; the bias gradients are summed inside the gate loop.
+// At the end, two fast paths for acting (one agent step, the epsilon-greedy selection).
 // Loaded by gru_kernel.py with torch.utils.cpp_extension.
 
 #include <torch/extension.h>
@@ -151,7 +152,41 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& dhs_in, const at::Tensor&
   return {dx, dh, dw_ih, dw_hh, db_ih, db_hh};
 }
 
+// ---------------------------------------------------------------- acting
+// Two fast paths for acting (one env step at a time, no gradients). Each makes the same ATen calls,
+// in the same order, as the Python code it replaces, so it gives the same numbers and draws the
+// same random numbers: the saving is the Python-side cost of a dozen small calls per env step.
+
+// RNNAgent.forward: fc1 -> ReLU -> GRUCell -> fc2. inputs [N, I], h [N, H] -> {q [N, n_actions], h' [N, H]}.
+std::vector<at::Tensor> agent_step(const at::Tensor& inputs, const at::Tensor& h, const at::Tensor& fc1_w,
+                                   const at::Tensor& fc1_b, const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                   const at::Tensor& b_ih, const at::Tensor& b_hh, const at::Tensor& fc2_w,
+                                   const at::Tensor& fc2_b) {
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::relu(at::linear(inputs, fc1_w, fc1_b));
+  at::Tensor h_new = at::gru_cell(x, h, w_ih, w_hh, b_ih, b_hh);
+  return {at::linear(h_new, fc2_w, fc2_b), h_new};
+}
+
+// EpsilonGreedyActionSelector.select_action after its checks: q [B, n_agents, n_actions] (float),
+// avail (same shape, 0/1) -> actions [B, n_agents] (int64).
+at::Tensor epsilon_greedy(const at::Tensor& q, const at::Tensor& avail, double epsilon, double unavailable_q) {
+  at::NoGradGuard no_grad;
+  const at::Tensor masked_q_values = q.masked_fill(avail == 0, unavailable_q);
+  const at::Tensor random_numbers = at::rand_like(q.select(2, 0));
+  const at::Tensor pick_random = (random_numbers < epsilon).to(at::kLong);
+  // Categorical(avail.float()).sample(): probabilities normalised, one multinomial draw per row
+  at::Tensor probs = avail.to(at::kFloat);
+  probs = probs / probs.sum(-1, true);
+  const at::Tensor random_actions =
+      at::multinomial(probs.reshape({-1, probs.size(-1)}), 1, true).t().reshape(random_numbers.sizes());
+  const at::Tensor greedy_actions = std::get<1>(masked_q_values.max(2));
+  return pick_random * random_actions + (1 - pick_random) * greedy_actions;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &gru_forward, "GRU recurrence over a sequence (forward)");
   m.def("backward", &gru_backward, "GRU recurrence over a sequence (backward)");
+  m.def("agent_step", &agent_step, "RNNAgent.forward for acting (no gradients)");
+  m.def("epsilon_greedy", &epsilon_greedy, "EpsilonGreedyActionSelector's selection (no gradients)");
 }

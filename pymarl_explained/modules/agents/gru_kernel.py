@@ -14,6 +14,10 @@ equations, slower. ``PYMARL_EXPLAINED_GRU_KERNEL=torch`` chooses torch's kernel 
 
 The two kernels agree within float32 rounding (tested against GRUCell, gradients included), not
 bit for bit: a run is reproducible on one machine with one kernel.
+
+The same compiled module has two functions for acting (:func:`compiled_for`): one agent step and
+the epsilon-greedy selection, each the same ATen calls as the Python code it stands for, so those
+agree bit for bit. ``PYMARL_EXPLAINED_GRU_KERNEL=torch`` turns off all compiled code.
 """
 
 from __future__ import annotations
@@ -143,6 +147,19 @@ def torch_gru_sequence(cell: nn.GRUCell, x: torch.Tensor, h0: torch.Tensor) -> t
                "bias_ih_l0": cell.bias_ih, "bias_hh_l0": cell.bias_hh}
     hs, _ = functional_call(template, weights, (x, h0.unsqueeze(0)))
     return hs
+
+
+def compiled_for(tensor: torch.Tensor):
+    """The compiled module when ``tensor`` is a float32 CPU tensor and the kernel builds, else None.
+
+    Acting uses two of its functions: ``agent_step`` (RNNAgent.forward) and ``epsilon_greedy``
+    (EpsilonGreedyActionSelector's selection). Each makes the same ATen calls in the same order as
+    the Python lines it stands for, so the numbers and the random draws are the same, bit for bit
+    (tested); what it saves is the Python side of a dozen small calls per env step.
+    """
+    if tensor.dtype == torch.float32 and tensor.device.type == "cpu":
+        return load_extension()
+    return None
 
 
 def gru_sequence(cell: nn.GRUCell, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
