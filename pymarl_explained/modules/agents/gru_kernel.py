@@ -111,7 +111,7 @@ def load_extension():
         lines = str(exc).strip().splitlines()
         _load_error = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
         logger.warning("The compiled GRU kernel is unavailable (%s); training uses torch's GRU kernel "
-                       "(same equations, slower).", _load_error)
+                       "and acting the plain Python code (same equations, slower).", _load_error)
     finally:
         os.environ["PATH"] = path
     return _extension
