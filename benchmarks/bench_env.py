@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from revisions import package_at
 
 from pymarl_explained.envs import BatchedMarineEnv, MarineBattleEnv
 from pymarl_explained.envs import kernels as K
@@ -253,10 +254,7 @@ def _subprocess_rate(pythonpath: str, kind: str, map_name: str, seconds: float) 
 def compare_with_revision(rev: str, repeats: int, seconds: float) -> None:
     """Marine maps: this working tree against ``git rev``, alternating, median of the ratios."""
     root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as old:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "pymarl_explained"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+    with package_at(rev) as old:
         print(f"marine maps, this tree vs {rev}: median of {repeats} alternating pairs of {seconds:.0f} s")
         for kind, map_name in [("single", m) for m in MARINE_MAPS] + [("batched", "MarineMicro_MvsM_4")]:
             for path in (old, str(root)):  # warm the numba caches of both versions

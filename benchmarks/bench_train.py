@@ -38,6 +38,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch as th
+from revisions import package_at
 
 from pymarl_explained import load_config, train
 from pymarl_explained.components.episode_buffer import EpisodeBatch, ReplayBuffer
@@ -224,10 +225,7 @@ def _e2e_subprocess(package_parent: str, steps: int) -> float:
 def compare_end_to_end(rev: str, steps: int, pairs: int) -> None:
     """This tree against git ``rev``: alternating end-to-end runs, medians and the median ratio."""
     root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as old:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "pymarl_explained"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+    with package_at(rev) as old:
         for path in (old, str(root)):  # numba compiles into each version's cache once
             _e2e_subprocess(path, 500)
         old_rates, new_rates = [], []
