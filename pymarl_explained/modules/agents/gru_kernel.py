@@ -167,6 +167,6 @@ def gru_sequence(cell: nn.GRUCell, x: torch.Tensor, h0: torch.Tensor) -> torch.T
 
     The compiled kernel for float32 CPU tensors where it builds, torch's GRU kernel otherwise.
     """
-    if x.dtype == torch.float32 and load_extension() is not None:
+    if compiled_for(x) is not None:
         return GRUSequence.apply(x, h0, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     return torch_gru_sequence(cell, x, h0)
