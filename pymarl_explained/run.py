@@ -271,8 +271,11 @@ def save_when_due(args, learner, t_env: int, logger, clock: LoopClock) -> str | 
     """With ``save_model``: a checkpoint at the first iteration and every ``save_model_interval``
     env steps. Returns its folder, or None."""
     if args.save_model and (t_env - clock.model_save_time >= args.save_model_interval or clock.model_save_time == 0):
+        path = save_checkpoint(args, learner, t_env, logger)
+        # recorded once saved (PyMARL set it before): a Ctrl-C during the save leaves it unrecorded,
+        # so finish_training still saves this t_env
         clock.model_save_time = t_env
-        return save_checkpoint(args, learner, t_env, logger)
+        return path
     return None
 
 

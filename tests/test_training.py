@@ -188,6 +188,37 @@ def test_readme_train_command(tmp_path):
     assert "A greedy test battle of the trained team" in out.stdout + out.stderr and str(gif) in out.stdout + out.stderr
 
 
+def test_ctrl_c_during_a_save_still_ends_with_a_checkpoint_at_the_stop(tmp_path, monkeypatch):
+    """Ctrl-C that lands inside a periodic save (the save is lost, being atomic): the final save in
+    finish_training still writes the t_env where training stopped (it once skipped it, believing
+    that t_env saved)."""
+    real_save, saves = run_py.save_checkpoint, []
+
+    class HalfSaver:  # the learner's save, stopped by Ctrl-C after its first file
+        def __init__(self, learner):
+            self.learner = learner
+
+        def save_models(self, path):
+            self.learner.mac.save_models(path)
+            raise KeyboardInterrupt
+
+    def save_checkpoint(args, learner, t_env, logger):
+        saves.append(t_env)
+        return real_save(args, HalfSaver(learner) if len(saves) == 3 else learner, t_env, logger)
+
+    monkeypatch.setattr(run_py, "save_checkpoint", save_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, save_model=True, save_model_interval=100, t_max=2000))
+    stop_t = saves[2]
+    assert len(saves) == 4 and saves[3] == stop_t  # the final save, at the interrupted one's t_env
+    (token_dir,) = (tmp_path / "results" / "models").iterdir()
+    assert sorted(int(p.name) for p in token_dir.iterdir()) == sorted(saves[:2] + [stop_t])
+    assert sorted(p.name for p in (token_dir / str(stop_t)).iterdir()) == [
+        "agent.th", "checkpoint.json", "mixer.th", "opt.th"]
+    (run_dir,) = (tmp_path / "results" / "runs").iterdir()
+    assert max(int(ts.max()) for ts, _ in read_metrics(run_dir / "metrics.jsonl").values()) == stop_t
+
+
 def test_checkpoint_folder_appears_only_when_complete(tmp_path, monkeypatch):
     """A save interrupted half-way leaves no <t_env> folder that find_checkpoint could pick."""
     from types import SimpleNamespace
