@@ -67,6 +67,51 @@ def test_epsilon_greedy_equals_the_python_lines_bit_for_bit(monkeypatch, epsilon
     assert avail.expand(len(actions), -1, -1, -1).gather(3, actions.unsqueeze(-1)).all()
 
 
+def _select_both_ways(monkeypatch, q, avail, epsilon, seed):
+    """The compiled and the Python selection from the same generator state: (actions, the next
+    random number) for each, so that equal draws show as equal next numbers."""
+    args = make_args(epsilon_start=epsilon, epsilon_finish=epsilon)
+    results = {}
+    with monkeypatch.context() as patch:
+        for path in ("compiled", "python"):
+            if path == "python":
+                python_only(patch)
+            torch.manual_seed(seed)
+            actions = EpsilonGreedyActionSelector(args).select_action(q, avail, t_env=0)
+            results[path] = (actions, torch.rand(2))
+    return results["compiled"], results["python"]
+
+
+def test_epsilon_greedy_equals_the_python_lines_on_many_random_cases(monkeypatch):
+    """Sizes from 1 to 32 agents, 2 to 17 actions, int and float masks, epsilons that are not
+    floats (compared as torch does, after a cast to float32), ties and NaN among the Q-values."""
+    generator = torch.Generator().manual_seed(0)
+    for case in range(300):
+        batch, n_agents, n_actions = 1 + case % 3, [1, 4, 27, 32][case % 4], 2 + case % 16
+        q = torch.randn(batch, n_agents, n_actions, generator=generator)
+        if case % 5 == 0:
+            q = q.round()  # many equal maxima: the first one wins, as in torch
+        if case % 7 == 0:
+            q[0, 0, case % n_actions] = float("nan")  # NaN is the max, as in torch
+        avail = (torch.rand(batch, n_agents, n_actions, generator=generator) < 0.4).int()
+        avail[..., case % n_actions] = 1
+        if case % 2:
+            avail = avail.float()
+        epsilon = [0.0, 1.0, 0.1000000016, float(torch.rand(1, generator=generator))][case % 4]
+        fast, slow = _select_both_ways(monkeypatch, q, avail, epsilon, seed=case)
+        assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1]), case
+
+
+def test_epsilon_greedy_with_an_agent_without_actions_raises_the_clear_error(monkeypatch):
+    avail = torch.ones(1, 3, 4, dtype=torch.int32)
+    avail[0, 1] = 0
+    for path in ("compiled", "python"):
+        if path == "python":
+            python_only(monkeypatch)
+        with pytest.raises(ValueError, match="avail_actions has an agent with no available action"):
+            EpsilonGreedyActionSelector(make_args()).select_action(torch.zeros(1, 3, 4), avail, t_env=0)
+
+
 def test_episodes_are_the_same_with_and_without_the_compiled_acting_paths(monkeypatch):
     batches = {}
     for path in ("compiled", "python"):

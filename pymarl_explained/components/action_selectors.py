@@ -65,8 +65,9 @@ class EpsilonGreedyActionSelector:
     ``args.evaluation_epsilon`` (0.0 unless set, i.e. greedy). The greedy choice ignores
     unavailable actions (their values are set to ``UNAVAILABLE_Q`` before the argmax).
 
-    On the CPU the selection lines run as one compiled call that makes the same torch calls in the
-    same order (``gru_kernel.compiled_for``): the same actions from the same random numbers, faster.
+    On the CPU the check and the selection run as one compiled call (``gru_kernel.compiled_for``)
+    that draws its random numbers with the same torch calls in the same order: the same actions
+    from the same random numbers, faster.
     """
 
     def __init__(self, args):
@@ -79,15 +80,18 @@ class EpsilonGreedyActionSelector:
     def select_action(
         self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False
     ) -> torch.Tensor:
-        _check_some_action_available(avail_actions)
         self.epsilon = self.schedule.eval(t_env)
         if test_mode:
             self.epsilon = getattr(self.args, "evaluation_epsilon", 0.0)
 
         kernels = None if agent_inputs.requires_grad else compiled_for(agent_inputs)
-        if kernels is not None:  # the lines below in one compiled call: the same actions, the same random draws
-            return kernels.epsilon_greedy(agent_inputs, avail_actions, float(self.epsilon), UNAVAILABLE_Q)
+        if kernels is not None:  # the check and the lines below in one compiled call: the same actions and draws
+            actions = kernels.epsilon_greedy(agent_inputs, avail_actions, float(self.epsilon), UNAVAILABLE_Q)
+            if actions.numel() == 0:  # a row without an available action (nothing was drawn)
+                _check_some_action_available(avail_actions)
+            return actions
 
+        _check_some_action_available(avail_actions)
         # Unavailable actions can never be the argmax.
         masked_q_values = agent_inputs.clone()
         masked_q_values[avail_actions == 0] = UNAVAILABLE_Q

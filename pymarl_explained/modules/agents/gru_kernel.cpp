@@ -15,6 +15,8 @@
 #include <torch/extension.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -168,25 +170,82 @@ std::vector<at::Tensor> agent_step(const at::Tensor& inputs, const at::Tensor& h
   return {at::linear(h_new, fc2_w, fc2_b), h_new};
 }
 
-// EpsilonGreedyActionSelector.select_action after its checks: q [B, n_agents, n_actions] (float),
-// avail (same shape, 0/1) -> actions [B, n_agents] (int64).
-at::Tensor epsilon_greedy(const at::Tensor& q, const at::Tensor& avail, double epsilon, double unavailable_q) {
-  at::NoGradGuard no_grad;
-  const at::Tensor masked_q_values = q.masked_fill(avail == 0, unavailable_q);
-  const at::Tensor random_numbers = at::rand_like(q.select(2, 0));
-  const at::Tensor pick_random = (random_numbers < epsilon).to(at::kLong);
-  // Categorical(avail.float()).sample(): probabilities normalised, one multinomial draw per row
-  at::Tensor probs = avail.to(at::kFloat);
-  probs = probs / probs.sum(-1, true);
-  const at::Tensor random_actions =
-      at::multinomial(probs.reshape({-1, probs.size(-1)}), 1, true).t().reshape(random_numbers.sizes());
-  const at::Tensor greedy_actions = std::get<1>(masked_q_values.max(2));
-  return pick_random * random_actions + (1 - pick_random) * greedy_actions;
+// EpsilonGreedyActionSelector.select_action with its check: q [B, n_agents, n_actions] (float),
+// avail (same shape, 0/1) -> actions [B, n_agents] (int64), or an empty tensor when a row has no
+// available action (the caller then raises its clear error; nothing was drawn).
+// The two random draws are the ATen calls of the Python code: rand_like for the epsilon coin and,
+// for Categorical(avail).sample(), what torch.multinomial does for one sample (exponential_ noise
+// on a tensor of the probabilities' shape, then the argmax of probability / noise; tested equal
+// to multinomial). The rest (masking, the two argmaxes with torch's rules: the first of equal
+// maxima, NaN above all; the mixing) reads and writes the few numbers directly, in the same float
+// arithmetic, so the actions and the generator's state are the same, bit for bit. This function is
+// compiled without fast math (which rewrote (p / s) / e as p / (s * e), and dropped NaN tests).
+#if defined(__clang__)
+#pragma float_control(precise, on, push)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("no-fast-math")
+#endif
+inline bool is_nan(float x) {  // by its bits: a test that no compiler option can remove
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return (bits & 0x7fffffffu) > 0x7f800000u;
 }
+
+at::Tensor epsilon_greedy(const at::Tensor& q_in, const at::Tensor& avail_in, double epsilon, double unavailable_q) {
+  at::NoGradGuard no_grad;
+  const int64_t B = q_in.size(0), n_agents = q_in.size(1), A = q_in.size(2), rows = B * n_agents;
+  const at::Tensor q = q_in.contiguous();
+  const at::Tensor avail = avail_in.to(at::kFloat).contiguous();
+  const float* qd = q.data_ptr<float>();
+  const float* ad = avail.data_ptr<float>();
+  std::vector<float> avail_sum(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    float s = 0.0f;  // probs.sum(-1): 0/1 values, so any order gives the same float
+    for (int64_t j = 0; j < A; ++j) s += ad[i * A + j];
+    if (!(s > 0.0f)) return at::empty({0}, q_in.options().dtype(at::kLong));
+    avail_sum[i] = s;
+  }
+  const at::Tensor random_numbers = at::rand_like(q_in.select(2, 0)).contiguous();
+  const at::Tensor noise = at::empty({rows, A}, avail.options()).exponential_(1);
+  const float* rd = random_numbers.data_ptr<float>();
+  const float* nd = noise.data_ptr<float>();
+  const float eps = static_cast<float>(epsilon);  // torch compares a float tensor with the scalar cast to float
+  const float fill = static_cast<float>(unavailable_q);
+  at::Tensor actions = at::empty({B, n_agents}, q_in.options().dtype(at::kLong));
+  int64_t* out = actions.data_ptr<int64_t>();
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* qi = qd + i * A;
+    const float* ai = ad + i * A;
+    const float* ni = nd + i * A;
+    int64_t greedy = 0, random = 0;
+    float best_q = ai[0] == 0.0f ? fill : qi[0];
+    float best_r = (ai[0] / avail_sum[i]) / ni[0];
+    for (int64_t j = 1; j < A; ++j) {
+      const float qj = ai[j] == 0.0f ? fill : qi[j];
+      if (!is_nan(best_q) && (is_nan(qj) || qj > best_q)) {
+        best_q = qj;
+        greedy = j;
+      }
+      const float rj = (ai[j] / avail_sum[i]) / ni[j];
+      if (!is_nan(best_r) && (is_nan(rj) || rj > best_r)) {
+        best_r = rj;
+        random = j;
+      }
+    }
+    out[i] = rd[i] < eps ? random : greedy;
+  }
+  return actions;
+}
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &gru_forward, "GRU recurrence over a sequence (forward)");
   m.def("backward", &gru_backward, "GRU recurrence over a sequence (backward)");
   m.def("agent_step", &agent_step, "RNNAgent.forward for acting (no gradients)");
-  m.def("epsilon_greedy", &epsilon_greedy, "EpsilonGreedyActionSelector's selection (no gradients)");
+  m.def("epsilon_greedy", &epsilon_greedy, "EpsilonGreedyActionSelector's check and selection (no gradients)");
 }
