@@ -47,6 +47,8 @@ from pymarl_explained.errors import ConfigError
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.plotting.curves import write_training_curve
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
+from pymarl_explained.runners.episode_runner import EpisodeRunner
+from pymarl_explained.runners.fast_episode_runner import FastEpisodeRunner
 from pymarl_explained.utils.atomic import atomic_write_text
 from pymarl_explained.utils.checkpoint import find_checkpoint, save_checkpoint
 from pymarl_explained.utils.interrupts import interrupt_name
@@ -188,7 +190,10 @@ def build_components(args, logger, loop: TrainingLoop | None = None):
     copied into ``args`` (``n_agents``, ``n_actions``, ``state_shape``, ``obs_shape``).
     """
     loop = loop or TrainingLoop()
-    runner = r_REGISTRY[args.runner](args=args, logger=logger)
+    runner_class = r_REGISTRY[args.runner]
+    if runner_class is EpisodeRunner and getattr(args, "fast_acting", True):
+        runner_class = FastEpisodeRunner  # the same episodes, less overhead per step (fast_episode_runner.py)
+    runner = runner_class(args=args, logger=logger)
     try:
         env_info = runner.get_env_info()
         args.n_agents = env_info["n_agents"]
