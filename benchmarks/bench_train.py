@@ -11,7 +11,11 @@
 2. End to end: ``train()`` for a fixed number of env steps with PyMARL's QMIX defaults for SMAC
    (episode runner, batch 32, buffer 5000; test phases of 32 episodes every 10,000 steps), env steps
    per second including start-up, acting, training and tests, and where the time went.
-3. ``--e2e-compare REV``: the same end-to-end run with ``pymarl_explained`` at git revision ``REV``
+3. ``--acting-episodes N``: acting alone (no learner), PyMARL's ``EpisodeRunner`` and the
+   ``FastEpisodeRunner`` training uses (the same episodes, bit for bit) playing N training episodes
+   each in turn, 5 rounds, with the same untrained QMIX controller: microseconds per env step, the
+   medians and their ratio.
+4. ``--e2e-compare REV``: the same end-to-end run with ``pymarl_explained`` at git revision ``REV``
    (extracted into a temporary folder) and with this tree, in alternating subprocesses so that both
    see the same machine, after one warm-up run each (numba's caches); the median of each and of
    the per-pair ratios. The absolute rate depends much on the machine (the same code has measured
@@ -19,6 +23,7 @@
 
     python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix] [--pymarl-src DIR]
     python benchmarks/bench_train.py --repeats 0 --e2e-steps 20000 --e2e-compare 3e5228b --e2e-pairs 3
+    python benchmarks/bench_train.py --repeats 0 --e2e-steps 0 --acting-episodes 60
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
 from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.run import build_scheme
 from pymarl_explained.runners.episode_runner import EpisodeRunner
+from pymarl_explained.runners.fast_episode_runner import FastEpisodeRunner
 from pymarl_explained.utils.allocator import keep_freed_memory
 
 
@@ -149,6 +155,35 @@ def bench_train_step(repeats: int, alg: str = "qmix", pymarl_src: str | None = N
     return results
 
 
+def bench_acting(episodes: int, rounds: int = 5) -> dict[str, list[float]]:
+    """Microseconds per env step of ``episodes`` training episodes, EpisodeRunner and
+    FastEpisodeRunner in turn for ``rounds`` rounds (one untrained QMIX controller, epsilon 1)."""
+    config = load_config("qmix", "sc2", {"env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin"})
+    env_info = {"state_shape": 68, "obs_shape": 40, "n_actions": 10, "n_agents": 4, "episode_limit": 60}
+    args = SimpleNamespace(**config, device="cpu", **{k: v for k, v in env_info.items() if k != "episode_limit"})
+    args.env_args = {**args.env_args, "seed": 0}
+    scheme, groups, preprocess = build_scheme(env_info)
+    mac = mac_REGISTRY["basic_mac"](EpisodeBatch(scheme, groups, 1, 61, preprocess=preprocess).scheme, groups, args)
+    runners = {}
+    for runner_class in (EpisodeRunner, FastEpisodeRunner):
+        runner = runner_class(args, _NullLogger())
+        runner.setup(scheme, groups, preprocess, mac)
+        for _ in range(5):  # warm-up: numba's and the kernel's first calls
+            runner.run(test_mode=False)
+        runners[runner_class.__name__] = runner
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, runner in runners.items():
+            start, steps = time.perf_counter(), 0
+            for _ in range(episodes):
+                runner.run(test_mode=False)
+                steps += runner.t  # env steps of the episode
+            times[name].append((time.perf_counter() - start) / steps * 1e6)
+    for runner in runners.values():
+        runner.close_env()
+    return times
+
+
 def _e2e_config(steps: int, results: str, threads: int = 1) -> dict:
     """``train()``'s settings for the end-to-end runs: PyMARL's QMIX and SMAC defaults on
     MarineMicro_MvsM_4 with the built-in simulator; no progress bar, checkpoints or TensorBoard."""
@@ -249,6 +284,8 @@ def main() -> None:
                         help="also run the end-to-end benchmark with the package at git revision REV, alternating")
     parser.add_argument("--e2e-pairs", type=int, default=3, help="alternating run pairs of --e2e-compare")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
+    parser.add_argument("--acting-episodes", type=int, default=0,
+                        help="acting alone: EpisodeRunner vs FastEpisodeRunner, this many episodes per round")
     parser.add_argument("--no-keep-freed-memory", action="store_true",
                         help="leave glibc's malloc thresholds alone (training raises them, utils/allocator.py)")
     parser.add_argument("--pymarl-src", default=None,
@@ -262,6 +299,8 @@ def main() -> None:
           f"freed memory kept: {not args.no_keep_freed_memory}")
     if args.repeats > 0:
         print_train_step(args)
+    if args.acting_episodes > 0:
+        print_acting(args.acting_episodes)
     if args.e2e_steps:
         print_end_to_end(args)
     if args.e2e_compare:
@@ -280,6 +319,15 @@ def print_train_step(args) -> None:
         print(line)
         print("    first-step losses (same weights, same batch): "
               + ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items()))
+
+
+def print_acting(episodes: int) -> None:
+    times = bench_acting(episodes)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"Acting alone, {episodes} training episodes per round, 5 rounds, us per env step:")
+    for name, values in times.items():
+        print(f"  {name:18} {', '.join(f'{v:.0f}' for v in values)}; median {medians[name]:.0f}")
+    print(f"  EpisodeRunner / FastEpisodeRunner = {medians['EpisodeRunner'] / medians['FastEpisodeRunner']:.2f}")
 
 
 def print_end_to_end(args) -> None:
