@@ -28,6 +28,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTS = ("qmix__MarineMicro_MvsM_4__seed0", "iql__MarineMicro_MvsM_4__seed0")
+T_MAX = 2400  # the node-death test's runs
 
 
 def readme_cluster_command() -> list[str]:
@@ -114,6 +115,8 @@ def test_ray_sweep_survives_a_node_death(tmp_path, monkeypatch, capsys):
     argv = [str(out) if a == "/shared/sweep-check" else cluster.address if a == "auto" else a
             for a in readme_cluster_command()]
     assert "--ray-address" in argv and cluster.address in argv and str(out) in argv
+    # runs long enough for the node to die mid-run (the README's 600 steps take a few seconds)
+    argv[argv.index("--t-max") + 1] = str(T_MAX)
     removed: dict = {}
 
     def kill_worker_node_mid_run() -> None:
@@ -139,7 +142,7 @@ def test_ray_sweep_survives_a_node_death(tmp_path, monkeypatch, capsys):
         captured = capsys.readouterr()
         assert code == 0, captured
         assert "name" in removed, "the worker node was never removed"
-        assert removed["checkpoints"][-1] < 600  # it was removed before the run ended
+        assert removed["checkpoints"][-1] < T_MAX  # it was removed before the run ended
 
         manifest = json.loads((out / "sweep.json").read_text())
         assert manifest["backend"] == f"ray {cluster.address}"
@@ -165,7 +168,7 @@ def test_ray_sweep_survives_a_node_death(tmp_path, monkeypatch, capsys):
         keys = [(r["key"], r["t_env"]) for r in records]
         assert len(keys) == len(set(keys))
         episodes = [r["t_env"] for r in records if r["key"] == "episode"]
-        assert episodes == sorted(episodes) and max(r["t_env"] for r in records) > 600
+        assert episodes == sorted(episodes) and max(r["t_env"] for r in records) > T_MAX
         resumed_at = second["start_t_env"]
         assert any(r["t_env"] <= resumed_at for r in records) and any(r["t_env"] > resumed_at for r in records)
         assert "sweep: 2 finished, 0 failed" in captured.out

@@ -96,6 +96,28 @@ def test_export_only_refuses_unfinished_runs_unless_asked(tmp_path, capsys):
     assert len(list(export.iterdir())) == 4
 
 
+def test_an_attempt_after_the_last_checkpoint_of_a_finished_training_trains_nothing(tmp_path):
+    """A node that died after training ended (while the notebook drew the curves) left a checkpoint
+    past t_max: the retry is finished at once, without a notebook run (which would log nothing and
+    fail on its plots)."""
+    from pymarl_explained.sweeping.grid import GridPoint
+    from pymarl_explained.sweeping.worker import Stopper, run_attempt
+
+    point = GridPoint("qmix", 0, "MarineMicro_MvsM_4", 600)
+    (tmp_path / point.name / "models" / "tok" / "609").mkdir(parents=True)
+    spec = {"point": point.to_json(), "out": str(tmp_path), "notebook": str(tmp_path / "missing.ipynb"),
+            "checkpoint_interval": 100}
+    result = run_attempt(spec, Stopper())
+    assert (result["status"], result["start_t_env"], result["end_t_env"]) == ("finished", 609, 609)
+    assert [(a["event"], a.get("outcome")) for a in attempts(tmp_path / point.name)] == [("start", None),
+                                                                                       ("end", "finished")]
+    assert not (tmp_path / f"{point.name}.ipynb").exists()
+    # a checkpoint at t_max itself: the loop goes on, so the notebook runs (here it is missing: failed)
+    (tmp_path / "other" / point.name / "models" / "tok" / "600").mkdir(parents=True)
+    result = run_attempt({**spec, "out": str(tmp_path / "other")}, Stopper())
+    assert result["status"] == "failed" and "missing.ipynb" in result["error"]
+
+
 def test_sweep_refuses_to_reuse_or_resume_the_wrong_folder(tmp_path, capsys):
     out = tmp_path / "sw"
     assert sweep.main(["--out", str(out), "--resume"]) == 2

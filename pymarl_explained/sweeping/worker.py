@@ -105,6 +105,16 @@ def run_attempt(spec: dict[str, Any], stopper: Stopper) -> dict[str, Any]:
     attempt_id = f"{len(attempts) + 1}-{socket.gethostname()}-{os.getpid()}-{time.time():.0f}"
     append_attempt_event(point_dir, start_event(attempt_id, start_t_env, str(checkpoint.folder) if checkpoint else None,
                                                 spec.get("node")))
+    if start_t_env > point.t_max:
+        # the loop stops past t_max, so an earlier attempt finished training and was lost after its
+        # last checkpoint (e.g. its node died while the notebook drew the curves): nothing to train;
+        # its metrics are complete and the export stitches them as usual
+        print(f"{point.name}: training already complete (checkpoint at t_env {start_t_env} > t_max "
+              f"{point.t_max}); nothing to resume", file=sys.stderr, flush=True)
+        append_attempt_event(point_dir, {"event": "end", "attempt": attempt_id, "outcome": "finished", "error": None,
+                                         "end_t_env": start_t_env})
+        return {"status": "finished", "error": None, "seconds": 0.0, "start_t_env": start_t_env,
+                "end_t_env": start_t_env}
     parameters = notebook_parameters(point, point_dir.resolve(), int(spec["checkpoint_interval"]),
                                      checkpoint.folder.resolve() if checkpoint else None, start_t_env)
     status, error, started = "finished", None, time.time()
