@@ -137,7 +137,7 @@ def test_sweep_refuses_to_reuse_or_resume_the_wrong_folder(tmp_path, capsys):
 # ------------------------------------------------------------------ real sweeps, real signals
 @pytest.mark.slow
 def test_ctrl_c_stops_the_sweep_and_resume_stitches_the_runs(tmp_path):
-    t_max = 800
+    t_max = 1500  # long enough that Ctrl-C after the checkpoint at 200 lands mid-run
     grid = ["--configs", "qmix", "iql", "--seeds", "0", "--t-max", str(t_max), "--checkpoint-interval", "100"]
     # an uninterrupted reference of the QMIX run (same seed)
     ref = tmp_path / "ref"
