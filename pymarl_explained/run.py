@@ -309,9 +309,16 @@ def finish_training(args, learner, runner, logger, episode: int, clock: LoopCloc
         f"({(runner.t_env - clock.t_start) / max(elapsed, 1e-9):.0f} steps/s)")
 
 
+#: Greedy test episodes ``save_battle_animation`` plays at most, looking for a won battle to show.
+BATTLES_FOR_ANIMATION = 8
+
+
 def save_battle_animation(args, runner, logger) -> str | None:
-    """``save_battle_animation=True`` (``make train`` sets it): one more greedy test episode of the
-    trained team, written as ``battle.gif`` next to the run's curve.
+    """``save_battle_animation=True`` (``make train`` sets it): greedy test episodes of the trained
+    team after training, until one is won (at most ``BATTLES_FOR_ANIMATION``); that one, or the last
+    when none is won, is written as ``battle.gif`` next to the run's curve. The console line says
+    whether it was won and how many episodes were played, so a lost battle of a strong team (one
+    in 32 at a 97% win rate) is not what a first run ends with, and a weak team is not hidden.
 
     Needs an environment that records replays (the built-in simulator with the episode runner);
     otherwise it says why and writes nothing. Not part of PyMARL.
@@ -323,13 +330,18 @@ def save_battle_animation(args, runner, logger) -> str | None:
         logger.console_logger.warning("save_battle_animation: this runner's environment records no replay "
                                       "(it needs the built-in simulator and runner=episode); no battle.gif")
         return None
-    runner.run(test_mode=True)  # greedy, after the last update; the env records it
-    replay = env.replay
+    played, won = 0, False
+    while not won and played < BATTLES_FOR_ANIMATION:
+        runner.run(test_mode=True)  # greedy, after the last update; the env records it
+        played += 1
+        replay = env.replay
+        final_hp = replay.episodes[-1]["hp"][-1]
+        won = final_hp[args.n_agents:].max() <= 0 < final_hp[:args.n_agents].max()  # SMAC: enemies dead, allies not
     path = save_replay_gif(replay, Path(args.run_dir) / "battle.gif", episode=-1)
-    final_hp = replay.episodes[-1]["hp"][-1]
-    won = final_hp[args.n_agents:].max() <= 0 < final_hp[:args.n_agents].max()  # SMAC: enemies dead, allies not
-    logger.console_logger.info(f"A greedy test battle of the trained team ({'won' if won else 'not won'}, "
-                               f"{len(replay.episodes[-1]['pos']) - 1} steps): {path}")
+    steps = len(replay.episodes[-1]["pos"]) - 1
+    which = (f"won, {steps} steps: the first won of {played} greedy episodes" if won
+             else f"not won, {steps} steps: the last of {played} greedy episodes, none won")
+    logger.console_logger.info(f"A greedy test battle of the trained team ({which}): {path}")
     return path
 
 

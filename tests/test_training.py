@@ -219,6 +219,36 @@ def test_ctrl_c_during_a_save_still_ends_with_a_checkpoint_at_the_stop(tmp_path,
     assert max(int(ts.max()) for ts, _ in read_metrics(run_dir / "metrics.jsonl").values()) == stop_t
 
 
+@pytest.mark.parametrize("outcomes, shown, played", [([False, True, False], "won", 2), ([False] * 9, "not won", 8)])
+def test_battle_animation_shows_the_first_won_of_a_few_greedy_battles(tmp_path, monkeypatch, outcomes, shown, played):
+    import numpy as np
+
+    import pymarl_explained.envs.replay as replay_module
+
+    episodes, modes = [], []
+
+    class Runner:  # plays scripted battles: 2 allies, 2 enemies; a win leaves the enemies at 0 hp
+        env = SimpleNamespace()
+
+        def run(self, test_mode):
+            modes.append(test_mode)
+            won = outcomes[len(episodes)]
+            episodes.append({"hp": [np.array([40.0, 40.0, 0.0 if won else 10.0, 0.0]) for _ in range(5)],
+                             "pos": [None] * (6 + len(episodes))})
+            Runner.env.replay = SimpleNamespace(episodes=list(episodes))
+
+    Runner.env.replay = SimpleNamespace(episodes=[])
+    monkeypatch.setattr(replay_module, "save_replay_gif", lambda replay, path, episode: (replay, path, episode))
+    logger = RecordingLogger()
+    args = SimpleNamespace(n_agents=2, run_dir=str(tmp_path))
+    replay, path, episode = run_py.save_battle_animation(args, Runner(), logger)
+    assert len(episodes) == played and all(modes) and episode == -1 and path == tmp_path / "battle.gif"
+    assert replay.episodes[-1] is episodes[-1]
+    (line,) = logger.infos
+    assert line.startswith(f"A greedy test battle of the trained team ({shown}, {4 + played} steps: ")
+    assert f"of {played} greedy episodes" in line
+
+
 def test_checkpoint_folder_appears_only_when_complete(tmp_path, monkeypatch):
     """A save interrupted half-way leaves no <t_env> folder that find_checkpoint could pick."""
     from types import SimpleNamespace
