@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import RecordingLogger
+from test_runners import make_runner
 
 from pymarl_explained import load_config, train
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.controllers import REGISTRY as mac_REGISTRY
-from pymarl_explained.run import build_components, build_scheme
+from pymarl_explained.run import build_components
 from pymarl_explained.runners.episode_runner import EpisodeRunner
 from pymarl_explained.runners.fast_episode_runner import FastActing, FastEpisodeRunner, StepBatch
 
@@ -22,20 +22,8 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ comp
 MIXED_EPSILON = {"epsilon_start": 0.6, "epsilon_finish": 0.05, "epsilon_anneal_time": 150}
 
 
-def make(runner_class, alg="qmix", map_name="MarineMicro_MvsM_4", seed=5, **overrides):
-    config = load_config(alg, "sc2", {"env_args.map_name": map_name, "env_args.backend": "builtin",
-                                      "test_nepisode": 2, "seed": seed, **overrides})
-    config["env_args"]["seed"] = seed
-    args = SimpleNamespace(**config, device="cpu")
-    runner = runner_class(args=args, logger=RecordingLogger())
-    env_info = runner.get_env_info()
-    args.n_agents, args.n_actions = env_info["n_agents"], env_info["n_actions"]
-    args.state_shape, args.obs_shape = env_info["state_shape"], env_info["obs_shape"]
-    scheme, groups, preprocess = build_scheme(env_info)
-    probe = EpisodeBatch(scheme, groups, 1, env_info["episode_limit"] + 1, preprocess=preprocess)
-    torch.manual_seed(0)
-    mac = mac_REGISTRY[args.mac](probe.scheme, groups, args)
-    runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=mac)
+def make(runner_class, map_name="MarineMicro_MvsM_4", **overrides):
+    runner, mac, _ = make_runner(runner_class=runner_class, config_overrides=overrides, map_name=map_name)
     return runner, mac
 
 
@@ -60,7 +48,7 @@ def test_episodes_equal_the_episode_runners_bit_for_bit(map_name):
     assert torch.equal(plain[1].hidden_states, fast[1].hidden_states)
     assert plain[0].t_env == fast[0].t_env
     assert plain[0].logger.stats == fast[0].logger.stats
-    epsilons = [v for v, _ in fast[0].logger.logged("epsilon")]
+    epsilons = [v for _, v in fast[0].logger.stats["epsilon"]]
     assert max(epsilons) < 1 and min(epsilons) > 0.05  # greedy and random actions both happened
 
 

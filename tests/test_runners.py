@@ -30,15 +30,20 @@ class RecordingLogger:
         self.stats.setdefault(key, []).append((t, value))
 
 
-def make_runner(runner="episode", batch_size_run=1, seed=5, **env_overrides):
+def make_runner(runner="episode", batch_size_run=1, seed=5, runner_class=None, config_overrides=None,
+                **env_overrides):
+    """A runner of QMIX's controller (weights of seed 0) on MarineMicro_MvsM_4 (``map_name`` and other
+    env args as keywords); ``runner_class`` instead of the registry's; other config keys in
+    ``config_overrides``. Returns (runner, mac, logger)."""
     overrides = {"env_args.map_name": "MarineMicro_MvsM_4", "env_args.backend": "builtin",
-                 "runner": runner, "batch_size_run": batch_size_run, "test_nepisode": 2, "seed": seed}
+                 "runner": runner, "batch_size_run": batch_size_run, "test_nepisode": 2, "seed": seed,
+                 **(config_overrides or {})}
     overrides.update({f"env_args.{k}": v for k, v in env_overrides.items()})
     config = load_config("qmix", "sc2", overrides)
     config["env_args"]["seed"] = seed
     args = SimpleNamespace(**config, device="cpu")
     logger = RecordingLogger()
-    runner_obj = r_REGISTRY[runner](args=args, logger=logger)
+    runner_obj = (runner_class or r_REGISTRY[runner])(args=args, logger=logger)
     env_info = runner_obj.get_env_info()
     args.n_agents, args.n_actions = env_info["n_agents"], env_info["n_actions"]
     args.state_shape, args.obs_shape = env_info["state_shape"], env_info["obs_shape"]
