@@ -93,7 +93,7 @@ def test_training_uses_it_for_runner_episode_only_where_it_applies():
 def test_step_batch_checks_like_update_and_writes_the_same():
     runner, _ = make(FastEpisodeRunner)
     runner.reset()
-    plain_batch = EpisodeBatch(*runner._plain_new_batch.args, **runner._plain_new_batch.keywords)
+    plain_batch = EpisodeBatch(*runner.new_batch.args, **runner.new_batch.keywords)
     batch = runner.batch
     assert type(batch) is StepBatch
     data = {"actions": torch.tensor([[1, 2, 9, 0]]), "reward": [(0.1,)], "terminated": [(True,)],

@@ -26,6 +26,7 @@ Notebook 02 builds the plain EpisodeRunner from the registry: it teaches PyMARL'
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,22 +53,9 @@ class StepBatch(EpisodeBatch):
                          if len(transforms) == 1 and type(transforms[0]) is OneHot}
 
     def update(self, data: dict, bs: Any = _ALL, ts: Any = _ALL, mark_filled: bool = True) -> None:
-        if not (type(ts) is int and 0 <= ts < self.max_seq_length and bs == _ALL and self.batch_size == 1
-                and all(key in self.arrays and (key not in self.preprocess or key in self._one_hot) for key in data)):
+        values = self._checked_step_values(data, bs, ts)
+        if values is None:  # not the runner's pattern, or a bad value: update itself (and its clear error)
             return super().update(data, bs=bs, ts=ts, mark_filled=mark_filled)
-        values = {}
-        for key, value in data.items():  # every check first: a bad value is written nowhere
-            try:
-                array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            except ValueError:  # ragged values
-                array = np.empty(0, dtype=object)
-            dest = self.arrays[key][0, ts]
-            if array.dtype == object or (array.shape != dest.shape
-                                         and _squeezed_shape(array.shape) != _squeezed_shape(dest.shape)):
-                return super().update(data, bs=bs, ts=ts, mark_filled=mark_filled)  # its clear error
-            if key in self._one_hot and not ((array >= 0) & (array < self._one_hot[key])).all():
-                return super().update(data, bs=bs, ts=ts, mark_filled=mark_filled)
-            values[key] = array.reshape(dest.shape)
         if mark_filled:
             self.arrays["filled"][0, ts] = 1
         for key, array in values.items():
@@ -76,6 +64,28 @@ class StepBatch(EpisodeBatch):
                 one_hot = self.arrays[self.preprocess[key][0]][0, ts].reshape(-1, self._one_hot[key])  # a view
                 one_hot[...] = 0
                 one_hot[np.arange(len(one_hot)), self.arrays[key][0, ts].reshape(-1)] = 1
+
+    def _checked_step_values(self, data: dict, bs: Any, ts: Any) -> dict[str, np.ndarray] | None:
+        """``data`` as arrays shaped like their step's slot, every check passed first (so a bad value
+        is written nowhere); None when the call is not the runner's pattern or a check fails."""
+        if not (type(ts) is int and 0 <= ts < self.max_seq_length and bs == _ALL and self.batch_size == 1):
+            return None
+        values = {}
+        for key, value in data.items():
+            if key not in self.arrays or (key in self.preprocess and key not in self._one_hot):
+                return None
+            try:
+                array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            except ValueError:  # ragged values
+                return None
+            dest = self.arrays[key][0, ts]
+            if array.dtype == object or (array.shape != dest.shape
+                                         and _squeezed_shape(array.shape) != _squeezed_shape(dest.shape)):
+                return None
+            if key in self._one_hot and not ((array >= 0) & (array < self._one_hot[key])).all():
+                return None
+            values[key] = array.reshape(dest.shape)
+        return values
 
 
 class FastActing:
@@ -134,12 +144,12 @@ class FastEpisodeRunner(EpisodeRunner):
 
     def setup(self, scheme, groups, preprocess, mac) -> None:
         super().setup(scheme, groups, preprocess, mac)
-        self._plain_new_batch, self._scheme, self._fast = self.new_batch, scheme, None
+        self._scheme, self._fast = scheme, None
 
     def reset(self) -> None:
         if self._fast is None:  # decided at the first episode: the learner may have moved the networks
             self._fast = fast_acting_applies(self.mac, self.args.device)
-            if self._fast:
-                self.new_batch = lambda: StepBatch(*self._plain_new_batch.args, **self._plain_new_batch.keywords)
+            if self._fast:  # the same arguments, a StepBatch
+                self.new_batch = partial(StepBatch, *self.new_batch.args, **self.new_batch.keywords)
                 self.mac = FastActing(self.mac, self._scheme)
         super().reset()
