@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 train: install
 	$(PY) -m pymarl_explained --config=qmix --env-config=sc2 with \
 		env_args.map_name=MarineMicro_MvsM_4 env_args.backend=builtin \
-		t_max=$(TRAIN_T_MAX) test_interval=5000 log_interval=10000 runner_log_interval=5000 \
+		runner=pipelined t_max=$(TRAIN_T_MAX) test_interval=5000 log_interval=10000 runner_log_interval=5000 \
 		learner_log_interval=5000 test_nepisode=32 seed=1 save_battle_animation=True local_results_path=$(RESULTS)
 
 lint: install

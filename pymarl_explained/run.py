@@ -48,7 +48,7 @@ from pymarl_explained.learners import REGISTRY as le_REGISTRY
 from pymarl_explained.plotting.curves import write_training_curve
 from pymarl_explained.runners import REGISTRY as r_REGISTRY
 from pymarl_explained.runners.episode_runner import EpisodeRunner
-from pymarl_explained.runners.fast_episode_runner import FastEpisodeRunner
+from pymarl_explained.runners.fast_episode_runner import episode_runner_class
 from pymarl_explained.utils.atomic import atomic_write_text
 from pymarl_explained.utils.checkpoint import find_checkpoint, save_checkpoint
 from pymarl_explained.utils.interrupts import interrupt_name
@@ -191,8 +191,8 @@ def build_components(args, logger, loop: TrainingLoop | None = None):
     """
     loop = loop or TrainingLoop()
     runner_class = r_REGISTRY[args.runner]
-    if runner_class is EpisodeRunner and getattr(args, "fast_acting", True):
-        runner_class = FastEpisodeRunner  # the same episodes, less overhead per step (fast_episode_runner.py)
+    if runner_class is EpisodeRunner:  # FastEpisodeRunner: the same episodes, less overhead per step
+        runner_class = episode_runner_class(args)
     runner = runner_class(args=args, logger=logger)
     try:
         env_info = runner.get_env_info()
@@ -420,8 +420,8 @@ def args_sanity_check(config: dict, _log) -> dict:
         config["use_cuda"] = False
         _log.warning("use_cuda=True but no CUDA device is available: use_cuda switched to False, training on the CPU.")
 
-    if config["runner"] == "episode" and config["batch_size_run"] != 1:
-        raise ConfigError(f"runner=episode needs batch_size_run=1 (got {config['batch_size_run']}); "
+    if config["runner"] in ("episode", "pipelined") and config["batch_size_run"] != 1:
+        raise ConfigError(f"runner={config['runner']} needs batch_size_run=1 (got {config['batch_size_run']}); "
                           "use runner=parallel to run several envs.")
     if config["buffer_size"] < config["batch_size"]:
         raise ConfigError(f"buffer_size ({config['buffer_size']}) < batch_size ({config['batch_size']}): "

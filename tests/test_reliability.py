@@ -173,8 +173,9 @@ def test_cout_txt_holds_the_log(tmp_path):
 
 
 # ---------------------------------------------------------------------------- interrupts
-def _start_training(tmp_path: Path) -> subprocess.Popen:
+def _start_training(tmp_path: Path, runner: str = "episode") -> subprocess.Popen:
     argv = [sys.executable, "-m", "pymarl_explained", "--config=qmix", "--env-config=sc2", "with", *QUICK,
+            f"runner={runner}",
             "t_max=10000000", "test_interval=100000", "log_interval=100000", "batch_size=2", "buffer_size=4",
             "save_model=True", "save_model_interval=200", "progress_bar=False", "seed=3",
             f"local_results_path={tmp_path / 'results'}"]
@@ -183,9 +184,10 @@ def _start_training(tmp_path: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupted_run_stops_promptly_and_keeps_its_work(tmp_path, sig, status):
-    proc = _start_training(tmp_path)
+@pytest.mark.parametrize("sig, status, runner", [(signal.SIGINT, 130, "episode"), (signal.SIGTERM, 143, "episode"),
+                                                 (signal.SIGINT, 130, "pipelined")])
+def test_an_interrupted_run_stops_promptly_and_keeps_its_work(tmp_path, sig, status, runner):
+    proc = _start_training(tmp_path, runner)
     models = tmp_path / "results" / "models"
     deadline = time.time() + 120
     while not (models.exists() and len([p for d in models.iterdir() for p in d.iterdir() if p.name.isdigit()]) >= 2):

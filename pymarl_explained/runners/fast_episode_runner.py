@@ -153,3 +153,8 @@ class FastEpisodeRunner(EpisodeRunner):
                 self.new_batch = partial(StepBatch, *self.new_batch.args, **self.new_batch.keywords)
                 self.mac = FastActing(self.mac, self._scheme)
         super().reset()
+
+
+def episode_runner_class(args) -> type[EpisodeRunner]:
+    """The class that plays ``runner=episode``: the FastEpisodeRunner unless ``fast_acting`` is False."""
+    return FastEpisodeRunner if getattr(args, "fast_acting", True) else EpisodeRunner
