@@ -20,10 +20,15 @@
    see the same machine, after one warm-up run each (numba's caches); the median of each and of
    the per-pair ratios. The absolute rate depends much on the machine (the same code has measured
    2x apart on this project's machines); the ratio is what carries over.
+5. ``--e2e-runners``: the same end-to-end run with ``runner=episode`` (PyMARL's alternation of
+   acting and training on one core) and ``runner=pipelined`` (the next training episode played in
+   a worker process while the learner trains: both cores), alternating, medians and the ratio.
+   The pipelined runner's episodes are one update behind (runners/pipelined_runner.py).
 
     python benchmarks/bench_train.py [--repeats 7] [--e2e-steps 20000] [--config qmix] [--pymarl-src DIR]
     python benchmarks/bench_train.py --repeats 0 --e2e-steps 20000 --e2e-compare 3e5228b --e2e-pairs 3
     python benchmarks/bench_train.py --repeats 0 --e2e-steps 0 --acting-episodes 60
+    python benchmarks/bench_train.py --repeats 0 --e2e-steps 20000 --e2e-runners --e2e-pairs 3
 """
 
 from __future__ import annotations
@@ -245,9 +250,9 @@ print(json.dumps({"env_steps": run.t_env, "seconds": elapsed}))
 """
 
 
-def _e2e_subprocess(package_parent: str, steps: int) -> float:
+def _e2e_subprocess(package_parent: str, steps: int, overrides: dict | None = None) -> float:
     """Env steps per second of one end-to-end run of the package under ``package_parent``."""
-    config = json.dumps(_e2e_config(steps, ""))
+    config = json.dumps({**_e2e_config(steps, ""), **(overrides or {})})
     environ = dict(os.environ, PYTHONPATH=package_parent)
     out = subprocess.run([sys.executable, "-c", _E2E_CODE, str(steps), config], env=environ, capture_output=True,
                          text=True, cwd=tempfile.gettempdir())
@@ -274,6 +279,22 @@ def compare_end_to_end(rev: str, steps: int, pairs: int) -> None:
               f"this tree / {rev} = {ratio:.2f}")
 
 
+def compare_runners(steps: int, pairs: int) -> None:
+    """``runner=episode`` (PyMARL's alternation) against ``runner=pipelined`` (the next training
+    episode played in a worker process while the learner trains): alternating end-to-end runs of
+    this tree, medians and the median ratio. Each uses one torch thread per process."""
+    root = str(Path(__file__).resolve().parents[1])
+    _e2e_subprocess(root, 500)  # numba's cache and the compiled kernel, once
+    rates: dict[str, list[float]] = {"episode": [], "pipelined": []}
+    for _ in range(pairs):
+        for runner, values in rates.items():
+            values.append(_e2e_subprocess(root, steps, {"runner": runner}))
+    ratio = statistics.median(p / e for p, e in zip(rates["pipelined"], rates["episode"], strict=True))
+    print(f"End to end, QMIX defaults, {steps} env steps, {pairs} alternating pairs: " + "; ".join(
+        f"runner={name}: {statistics.median(v):.0f} env steps/s ({', '.join(f'{r:.0f}' for r in v)})"
+        for name, v in rates.items()) + f"; pipelined / episode = {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
@@ -282,7 +303,10 @@ def main() -> None:
                         help="torch threads, also the end-to-end run's torch_threads (default 1; 0: torch's default)")
     parser.add_argument("--e2e-compare", metavar="REV", default=None,
                         help="also run the end-to-end benchmark with the package at git revision REV, alternating")
-    parser.add_argument("--e2e-pairs", type=int, default=3, help="alternating run pairs of --e2e-compare")
+    parser.add_argument("--e2e-pairs", type=int, default=3,
+                        help="alternating run pairs of --e2e-compare and --e2e-runners")
+    parser.add_argument("--e2e-runners", action="store_true",
+                        help="also compare runner=episode and runner=pipelined end to end, alternating")
     parser.add_argument("--config", default="qmix", help="algorithm config of the train-step benchmark")
     parser.add_argument("--acting-episodes", type=int, default=0,
                         help="acting alone: EpisodeRunner vs FastEpisodeRunner, this many episodes per round")
@@ -305,6 +329,8 @@ def main() -> None:
         print_end_to_end(args)
     if args.e2e_compare:
         compare_end_to_end(args.e2e_compare, args.e2e_steps or 20000, args.e2e_pairs)
+    if args.e2e_runners:
+        compare_runners(args.e2e_steps or 20000, args.e2e_pairs)
 
 
 def print_train_step(args) -> None:
