@@ -42,8 +42,11 @@ def test_papermill_runs_the_training_notebook(tmp_path):
     out = tmp_path / "out.ipynb"
     # started outside notebooks/ (as `papermill notebooks/06_... out.ipynb` from the root): relative
     # paths are taken from the kernel's folder, here tmp_path
+    # with the pipelined runner (make train's): its worker process starts from a Jupyter kernel too
+    parameters = {**TINY, "results_dir": "results", "seed": 2, "figures_dir": "figures",
+                  "extra_overrides": TINY["extra_overrides"] + " runner=pipelined"}
     pm.execute_notebook(str(NB), str(out), cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
-                        parameters={**TINY, "results_dir": "results", "seed": 2, "figures_dir": "figures"})
+                        parameters=parameters)
     executed = nbformat.read(out, as_version=4)
     assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     (run_dir,) = (tmp_path / "results" / "runs").iterdir()
@@ -54,6 +57,7 @@ def test_papermill_runs_the_training_notebook(tmp_path):
     assert (tmp_path / "figures" / "06_qmix_MarineMicro_MvsM_4_seed2.png").is_file()
     config = json.loads((run_dir / "config.json").read_text())
     assert config["seed"] == 2 and config["batch_size"] == 4 and config["t_max"] == 300
+    assert config["runner"] == "pipelined"
     images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the curves cell shows its figure"
 
