@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# QMIX on MarineMicro_MvsM_4 with the built-in simulator, long enough to end with a winning team:
-# about 5.5 minutes on the project's 2-core machine when it is quiet (README, Quickstart).
+# QMIX on MarineMicro_MvsM_4 with the built-in simulator, long enough to end with a winning team,
+# with the pipelined runner (acting in a worker process beside the learner): about 3.5 minutes on
+# the project's 2-core machine when it is quiet (README, Quickstart).
 TRAIN_T_MAX ?= 160000
 RESULTS ?= results
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
