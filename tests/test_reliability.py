@@ -20,7 +20,8 @@ from pymarl_explained.main import main
 from pymarl_explained.run import load_checkpoint
 from pymarl_explained.utils import config_utils
 from pymarl_explained.utils.atomic import atomic_save, atomic_write_text
-from pymarl_explained.utils.checkpoint import find_checkpoint
+from pymarl_explained.utils.checkpoint import METADATA_FILE, find_checkpoint, save_checkpoint
+from pymarl_explained.utils.interrupts import RunTerminated, sigterm_as_interrupt
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["env_args.map_name=3m", "env_args.backend=builtin"]
@@ -181,6 +182,29 @@ def _start_training(tmp_path: Path, runner: str = "episode") -> subprocess.Popen
             f"local_results_path={tmp_path / 'results'}"]
     return subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("sig, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, RunTerminated)])
+def test_a_signal_during_a_checkpoint_takes_effect_when_the_checkpoint_is_complete(tmp_path, sig, raised):
+    """A real Ctrl-C (or SIGTERM) half-way through ``save_checkpoint``: the checkpoint is completed,
+    then the interrupt is raised. (Inside ``torch.save``'s zip writer an interrupt came out as a
+    RuntimeError, "unexpected pos", and the run lost its last checkpoint.)"""
+
+    class Learner:
+        def save_models(self, path):
+            atomic_save({"w": torch.zeros(3)}, os.path.join(path, "agent.th"))
+            os.kill(os.getpid(), sig)
+            time.sleep(0.05)  # without the deferral the interrupt is raised here
+            atomic_save({"w": torch.ones(3)}, os.path.join(path, "opt.th"))
+
+    args = type("Args", (), {"local_results_path": str(tmp_path), "unique_token": "run"})()
+    with sigterm_as_interrupt(), pytest.raises(raised):
+        save_checkpoint(args, Learner(), 123, RecordingLogger())
+    folder = tmp_path / "models" / "run"
+    assert sorted(p.name for p in folder.iterdir()) == ["123"]
+    assert sorted(p.name for p in (folder / "123").iterdir()) == ["agent.th", METADATA_FILE, "opt.th"]
+    assert torch.load(folder / "123" / "opt.th")["w"].sum() == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 @pytest.mark.slow

@@ -118,8 +118,13 @@ def pipeline_worker(remote, args) -> None:
                 break
             else:
                 raise ValueError(f"unknown request {cmd!r}")
+        except (BrokenPipeError, ConnectionResetError, EOFError):  # the main process is gone
+            break
         except Exception:
-            remote.send(("error", traceback.format_exc()))
+            try:
+                remote.send(("error", traceback.format_exc()))
+            except OSError:
+                break
 
 
 class WorkerEnvView:

@@ -22,6 +22,7 @@ import torch
 
 from pymarl_explained.errors import CheckpointError
 from pymarl_explained.utils.atomic import atomic_write_text
+from pymarl_explained.utils.interrupts import interrupts_deferred
 from pymarl_explained.utils.logging import get_logger
 
 #: What a checkpoint records about the run that saved it (``checkpoint.json``): the keys that decide
@@ -56,19 +57,23 @@ def save_checkpoint(args, learner, t_env: int, logger) -> str:
 
     The files are written into a temporary sibling folder that is renamed into place at the end,
     so a run killed while saving never leaves a half-written ``<t_env>`` folder for
-    :func:`find_checkpoint` to pick.
+    :func:`find_checkpoint` to pick. Ctrl-C and SIGTERM during the save take effect once it is
+    complete (:func:`~pymarl_explained.utils.interrupts.interrupts_deferred`), so the checkpoint of
+    the t_env where a run stops is written.
     """
     save_path = os.path.join(args.local_results_path, "models", args.unique_token, str(t_env))
     logger.console_logger.info(f"Saving models to {save_path}")
     tmp_path = save_path + ".partial"
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    os.makedirs(tmp_path)
-    learner.save_models(tmp_path)
-    signature = {key: getattr(args, key, None) for key in SIGNATURE_KEYS}
-    atomic_write_text(os.path.join(tmp_path, METADATA_FILE), json.dumps({**signature, "t_env": int(t_env)}, indent=1))
-    if os.path.isdir(save_path):
-        shutil.rmtree(save_path)
-    os.replace(tmp_path, save_path)
+    with interrupts_deferred():
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        os.makedirs(tmp_path)
+        learner.save_models(tmp_path)
+        signature = {key: getattr(args, key, None) for key in SIGNATURE_KEYS}
+        atomic_write_text(os.path.join(tmp_path, METADATA_FILE),
+                          json.dumps({**signature, "t_env": int(t_env)}, indent=1))
+        if os.path.isdir(save_path):
+            shutil.rmtree(save_path)
+        os.replace(tmp_path, save_path)
     return save_path
 
 
