@@ -129,3 +129,11 @@ def test_a_failure_in_the_worker_comes_back_with_its_traceback():
             runner._ask("run", (False, 0, {"fc1.weight": np.zeros((1, 1), np.float32)}))
     finally:
         runner.close_env()
+
+
+def test_a_clear_error_in_the_worker_is_raised_as_itself():
+    """The package's own errors (here: StarCraft II's backend without SMAC) reach the user as they
+    are, not wrapped in the worker's traceback."""
+    with pytest.raises(EnvironmentSetupError, match="needs the StarCraft Multi-Agent Challenge") as caught:
+        make_runner("pipelined", backend="starcraft")
+    assert "worker failed" not in str(caught.value)

@@ -21,7 +21,7 @@ and a copy of the agent network) into a worker process and keeps one training ep
 
 The worker plays with :func:`~pymarl_explained.runners.fast_episode_runner.episode_runner_class`
 (the FastEpisodeRunner by default). The controller needs one agent network (``mac.agent``: PyMARL's
-BasicMAC); its weights travel as numpy arrays, about 110 kB per episode for QMIX here.
+BasicMAC); its weights travel as numpy arrays, about 120 kB per episode for QMIX on MarineMicro_MvsM_4.
 
 Not part of PyMARL: ``make train`` uses it (``runner=pipelined``); the default is ``runner=episode``.
 """
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
-from pymarl_explained.errors import ConfigError, EnvironmentSetupError
+from pymarl_explained.errors import ConfigError, EnvironmentSetupError, PymarlError
 from pymarl_explained.runners.fast_episode_runner import episode_runner_class
 
 
@@ -72,7 +72,8 @@ def pipeline_worker(remote, args) -> None:
     Requests: ``("start", None)`` (build the runner and its env); ``("setup", (scheme, groups,
     preprocess, args))``; ``("run", (test_mode, t_env, weights))``;
     ``("replay", None)`` (the env's recorded replay, or None); ``("save_replay", None)``;
-    ``("close", None)``. Answers are ``(kind, payload)``; a failure answers ``("error", text)``.
+    ``("close", None)``. Answers are ``(kind, payload)``; a failure answers ``("error", (error,
+    traceback))``, with the exception itself when it is one of the package's clear errors.
     Ctrl-C is left to the main process, which closes the worker.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -120,9 +121,9 @@ def pipeline_worker(remote, args) -> None:
                 raise ValueError(f"unknown request {cmd!r}")
         except (BrokenPipeError, ConnectionResetError, EOFError):  # the main process is gone
             break
-        except Exception:
+        except Exception as error:  # the main process raises it (a PymarlError as itself)
             try:
-                remote.send(("error", traceback.format_exc()))
+                remote.send(("error", (error if isinstance(error, PymarlError) else None, traceback.format_exc())))
             except OSError:
                 break
 
@@ -187,7 +188,10 @@ class PipelinedRunner:
         except (EOFError, ConnectionResetError) as exc:
             raise self._dead() from exc
         if kind == "error":
-            raise EnvironmentSetupError(f"The pipelined runner's worker failed:\n{payload}")
+            error, text = payload
+            if error is not None:  # a clear error of the package (a bad config, no StarCraft II, ...)
+                raise error
+            raise EnvironmentSetupError(f"The pipelined runner's worker failed:\n{text}")
         return payload
 
     def _dead(self) -> EnvironmentSetupError:
