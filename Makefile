@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	# pinned torch first: an unpinned torch pulls gigabytes of CUDA packages
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[dev]"
+	# the compiled GRU kernel, built once per machine now rather than at the start of a first run
+	# (without a compiler this prints why and training uses torch's GRU kernel)
+	$(PY) -c "from pymarl_explained.modules.agents.gru_kernel import load_extension; load_extension()"
 	touch $@
 
 install: $(VENV)/.installed
