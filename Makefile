@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	# pinned torch first: an unpinned torch pulls gigabytes of CUDA packages
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[dev]"
-	# the compiled GRU kernel, built once per machine now rather than at the start of a first run
-	# (without a compiler this prints why and training uses torch's GRU kernel)
-	$(PY) -c "from pymarl_explained.modules.agents.gru_kernel import load_extension; load_extension()"
+	# the compiled GRU kernel and the simulator's numba functions, built now rather than while the
+	# first run waits (without a compiler it says why and training uses torch's GRU kernel)
+	$(PY) -m pymarl_explained.warmup
 	touch $@
 
 install: $(VENV)/.installed

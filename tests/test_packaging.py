@@ -67,3 +67,24 @@ def test_ray_extra_is_ray_core_and_ci_installs_it():
     assert "ray==2.60.0" in extras["dev"]  # `make test` installs .[dev], so the Ray tests run in CI
     readme = (ROOT / "README.md").read_text()
     assert 'pip install -e ".[ray]"' in readme
+
+
+def test_install_warms_up_the_kernel_and_the_simulator():
+    """``make install`` builds what a first run would wait for; in a fresh interpreter the warm-up
+    compiles the marine maps' numba functions (none has a compiled signature before it)."""
+    makefile = (ROOT / "Makefile").read_text()
+    install = makefile[makefile.index("$(VENV)/.installed:"):makefile.index("install: $(VENV)/.installed")]
+    assert "-m pymarl_explained.warmup" in install
+    code = """
+from pymarl_explained.envs import kernels
+names = ("reset_kernel", "uniform_step_kernel", "uniform_observe_kernel", "uniform_validate_kernel")
+before = [n for n in names if getattr(kernels, n).signatures]
+from pymarl_explained.warmup import warm_up
+seconds = warm_up()
+print(before, [n for n in names if getattr(kernels, n).signatures], sorted(seconds))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == (
+        "[] ['reset_kernel', 'uniform_step_kernel', 'uniform_observe_kernel', 'uniform_validate_kernel'] "
+        "['gru_kernel_s', 'simulator_s']")
