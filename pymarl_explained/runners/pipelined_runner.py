@@ -32,7 +32,6 @@ import multiprocessing as mp
 import random
 import signal
 import traceback
-from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -218,8 +217,6 @@ class PipelinedRunner:
         if not isinstance(getattr(mac, "agent", None), torch.nn.Module):
             raise ConfigError(f"runner=pipelined needs a controller with one agent network (mac.agent), like "
                               f"basic_mac; {type(mac).__name__} has none: use runner=episode.")
-        self.new_batch = partial(EpisodeBatch, scheme, groups, self.batch_size, self.episode_limit + 1,
-                                 preprocess=preprocess, device=self.args.device)
         # the scheme with "filled" and the preprocess outputs, for batches built around received arrays
         self.full_scheme = EpisodeBatch(scheme, groups, 1, 1, preprocess=preprocess).scheme
         self.groups, self.preprocess = groups, preprocess
