@@ -140,6 +140,36 @@ def env_worker(remote, env_name: str, env_args: dict) -> None:
             raise NotImplementedError(cmd)
 
 
+def worker_died(proc: Any, name: str) -> EnvironmentSetupError:
+    """The error for a worker process that is gone (reaped first, so its exit code is known)."""
+    proc.join(timeout=1)
+    return EnvironmentSetupError(f"{name} (pid {proc.pid}) died with exit code {proc.exitcode}; "
+                                 "see its error above. The run stops instead of waiting forever.")
+
+
+def send_to_worker(conn: Any, proc: Any, name: str, message: Any) -> None:
+    """``conn.send(message)``; a worker that is gone is a clear error."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+        raise worker_died(proc, name) from exc
+
+
+def receive_from_worker(conn: Any, proc: Any, name: str, timeout_s: float) -> Any:
+    """The worker's next message, raising instead of hanging if it died or went silent."""
+    waited = 0.0
+    while not conn.poll(0.5):
+        waited += 0.5
+        if not proc.is_alive():
+            raise worker_died(proc, name)
+        if waited >= timeout_s:
+            raise EnvironmentSetupError(f"{name} did not answer within {timeout_s:.0f} s.")
+    try:
+        return conn.recv()
+    except (EOFError, ConnectionResetError) as exc:
+        raise worker_died(proc, name) from exc
+
+
 class SubprocEnvPool:
     """One environment per subprocess (PyMARL's design, needed for StarCraft II)."""
 
@@ -158,34 +188,15 @@ class SubprocEnvPool:
             p.start()
             self.ps.append(p)
 
-    def _dead(self, i: int) -> EnvironmentSetupError:
-        proc = self.ps[i]
-        proc.join(timeout=1)
-        return EnvironmentSetupError(
-            f"Environment worker {i} (pid {proc.pid}) died with exit code {proc.exitcode}; "
-            "see its error above. The run stops instead of waiting forever."
-        )
+    def _name(self, i: int) -> str:
+        return f"Environment worker {i}"
 
     def _send(self, i: int, cmd: str, data: Any = None) -> None:
-        try:
-            self.parent_conns[i].send((cmd, data))
-        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
-            raise self._dead(i) from exc
+        send_to_worker(self.parent_conns[i], self.ps[i], self._name(i), (cmd, data))
 
     def _recv(self, i: int) -> Any:
         """Wait for worker ``i``'s answer, raising instead of hanging if it died."""
-        conn, proc = self.parent_conns[i], self.ps[i]
-        waited = 0.0
-        while not conn.poll(1.0):
-            waited += 1.0
-            if not proc.is_alive():
-                raise self._dead(i)
-            if waited >= self.timeout_s:
-                raise EnvironmentSetupError(f"Environment worker {i} did not answer within {self.timeout_s:.0f} s.")
-        try:
-            return conn.recv()
-        except (EOFError, ConnectionResetError) as exc:
-            raise self._dead(i) from exc
+        return receive_from_worker(self.parent_conns[i], self.ps[i], self._name(i), self.timeout_s)
 
     def _ask_all(self, cmd: str, data: Any = None) -> list[Any]:
         for i in range(self.n_envs):

@@ -40,7 +40,10 @@ import torch
 
 from pymarl_explained.components.episode_buffer import EpisodeBatch
 from pymarl_explained.errors import ConfigError, EnvironmentSetupError, PymarlError
+from pymarl_explained.runners.env_pools import receive_from_worker, send_to_worker
 from pymarl_explained.runners.fast_episode_runner import episode_runner_class
+
+WORKER_NAME = "The pipelined runner's worker"
 
 
 class RecordingLogger:
@@ -167,36 +170,17 @@ class PipelinedRunner:
 
     # ------------------------------------------------------------------ talking to the worker
     def _send(self, cmd: str, data: Any = None) -> None:
-        try:
-            self.conn.send((cmd, data))
-        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
-            raise self._dead() from exc
+        send_to_worker(self.conn, self.process, WORKER_NAME, (cmd, data))
 
     def _receive(self) -> Any:
         """The worker's next answer, raising instead of hanging if it died or failed."""
-        waited = 0.0
-        while not self.conn.poll(0.5):
-            waited += 0.5
-            if not self.process.is_alive():
-                raise self._dead()
-            if waited >= self.timeout_s:
-                raise EnvironmentSetupError(
-                    f"The pipelined runner's worker did not answer within {self.timeout_s:.0f} s.")
-        try:
-            kind, payload = self.conn.recv()
-        except (EOFError, ConnectionResetError) as exc:
-            raise self._dead() from exc
+        kind, payload = receive_from_worker(self.conn, self.process, WORKER_NAME, self.timeout_s)
         if kind == "error":
             error, text = payload
             if error is not None:  # a clear error of the package (a bad config, no StarCraft II, ...)
                 raise error
             raise EnvironmentSetupError(f"The pipelined runner's worker failed:\n{text}")
         return payload
-
-    def _dead(self) -> EnvironmentSetupError:
-        self.process.join(timeout=1)
-        return EnvironmentSetupError(f"The pipelined runner's worker (pid {self.process.pid}) died with exit code "
-                                     f"{self.process.exitcode}; see its error above.")
 
     def _collect_in_flight(self) -> None:
         """Receive the training episode in flight into ``stash``: the pipe is then free both ways."""
