@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pymarl_explained.errors import EnvironmentSetupError
+from pymarl_explained.utils.interrupts import interrupts_deferred
 
 Obs = dict[str, np.ndarray]
 
@@ -148,9 +149,11 @@ def worker_died(proc: Any, name: str) -> EnvironmentSetupError:
 
 
 def send_to_worker(conn: Any, proc: Any, name: str, message: Any) -> None:
-    """``conn.send(message)``; a worker that is gone is a clear error."""
+    """``conn.send(message)``; a worker that is gone is a clear error. Ctrl-C waits for the message to
+    be written whole: half a message would leave the pipe unreadable for the clean stop that follows."""
     try:
-        conn.send(message)
+        with interrupts_deferred():
+            conn.send(message)
     except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
         raise worker_died(proc, name) from exc
 
@@ -165,7 +168,8 @@ def receive_from_worker(conn: Any, proc: Any, name: str, timeout_s: float) -> An
         if waited >= timeout_s:
             raise EnvironmentSetupError(f"{name} did not answer within {timeout_s:.0f} s.")
     try:
-        return conn.recv()
+        with interrupts_deferred():  # the message is there: read it whole (see send_to_worker)
+            return conn.recv()
     except (EOFError, ConnectionResetError) as exc:
         raise worker_died(proc, name) from exc
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 import signal
+import time
 import traceback
 from types import SimpleNamespace
 from typing import Any
@@ -241,16 +242,19 @@ class PipelinedRunner:
         return self._ask("save_replay")
 
     def close_env(self) -> None:
-        """Let the worker finish the episode in flight and close its env; then make sure it is gone.
-        Safe to call twice and after the worker died."""
+        """Ask the worker to close its env and exit, reading (and dropping) an episode it may still be
+        sending, so it is never stuck on a full pipe; then make sure it is gone. Safe to call twice,
+        after the worker died, and after a Ctrl-C that landed anywhere in ``run``."""
         if self.process.is_alive():
             try:
-                if self.in_flight and self.conn.poll(10.0):  # an episode takes milliseconds
-                    self.conn.recv()
-                self.in_flight = False
-                self.conn.send(("close", None))
+                self.conn.send(("close", None))  # small: it waits in the pipe behind any episode in flight
+                deadline = time.monotonic() + 10.0  # an episode takes milliseconds
+                while self.process.is_alive() and time.monotonic() < deadline:
+                    if self.conn.poll(0.05):
+                        self.conn.recv()
             except (OSError, EOFError):
                 pass
+        self.in_flight = False
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.terminate()
